@@ -1,0 +1,6 @@
+package store
+
+import "time"
+
+// timeNow is the store's clock.
+var timeNow = time.Now
