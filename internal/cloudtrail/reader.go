@@ -141,7 +141,7 @@ func (f *fileReader) run() error {
 		values++
 		switch c {
 		case '[':
-			if err := f.array(false); err != nil {
+			if err := f.array(topLevel); err != nil {
 				return err
 			}
 		case '{':
@@ -149,7 +149,7 @@ func (f *fileReader) run() error {
 			if err != nil {
 				return f.fail("truncated or malformed JSON", err)
 			}
-			if err := f.record(raw, false); err != nil {
+			if err := f.record(raw, topLevel); err != nil {
 				return err
 			}
 		default:
@@ -188,7 +188,11 @@ func (f *fileReader) container() error {
 					return f.fail("malformed JSON", err)
 				}
 			} else {
-				if err := f.array(key == "Events"); err != nil {
+				where := inRecords
+				if key == "Events" {
+					where = inEvents
+				}
+				if err := f.array(where); err != nil {
 					return err
 				}
 				found = true
@@ -215,7 +219,7 @@ func (f *fileReader) container() error {
 }
 
 // array streams the elements of a JSON array, each a record (or a nested container form).
-func (f *fileReader) array(lookup bool) error {
+func (f *fileReader) array(where int) error {
 	s := f.s
 	if err := s.expect('['); err != nil {
 		return f.fail("malformed JSON", err)
@@ -241,39 +245,70 @@ func (f *fileReader) array(lookup bool) error {
 		if err != nil {
 			return f.fail("truncated or malformed JSON", err)
 		}
-		if err := f.record(raw, lookup); err != nil {
+		if err := f.record(raw, where); err != nil {
 			return err
 		}
 	}
 }
 
+// Where a record sits decides what it may be.
+const (
+	inRecords = iota // an element of "Records": a record
+	inEvents         // an element of "Events": a LookupEvents item or a record
+	topLevel         // a top-level value or array element: a record or a nested container form
+)
+
+// unwrapKeys are looked up in one pass over a record that may be a wrapper.
+var unwrapKeys = [][]string{{"CloudTrailEvent"}, {"Records"}, {"Events"}}
+
 // record passes one element on, unwrapping LookupEvents items and nested container forms.
-func (f *fileReader) record(raw []byte, lookup bool) error {
+func (f *fileReader) record(raw []byte, where int) error {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return f.emit(raw) // ParseEvent reports it
+	if len(raw) == 0 || raw[0] != '{' || bytes.HasPrefix(raw, []byte(`{"eventVersion"`)) {
+		return f.emit(raw) // ParseEvent judges it; CloudTrail writes eventVersion first, so this is the usual case
 	}
-	if s, err := jsonparser.GetString(raw, "CloudTrailEvent"); err == nil {
-		return f.emit([]byte(s))
-	}
-	if !lookup {
-		for _, k := range []string{"Records", "Events"} {
-			if v, dt, _, err := jsonparser.Get(raw, k); err == nil && dt == jsonparser.Array {
-				var ferr error
-				_, err := jsonparser.ArrayEach(v, func(item []byte, _ jsonparser.ValueType, _ int, _ error) {
-					if ferr == nil {
-						ferr = f.record(item, k == "Events")
-					}
-				})
-				if ferr != nil {
-					return ferr
-				}
-				if err != nil {
-					return f.fail("malformed JSON in nested "+k, err)
-				}
-				return nil
-			}
+	var (
+		inner     []byte
+		innerKind = -1
+		innerDT   jsonparser.ValueType
+	)
+	jsonparser.EachKey(raw, func(idx int, v []byte, dt jsonparser.ValueType, err error) {
+		if err != nil || innerKind >= 0 {
+			return
 		}
+		switch {
+		case idx == 0 && dt == jsonparser.String:
+			inner, innerKind, innerDT = v, 0, dt
+		case idx > 0 && where != inEvents && dt == jsonparser.Array:
+			inner, innerKind, innerDT = v, idx, dt
+		}
+	}, unwrapKeys...)
+	switch innerKind {
+	case 0: // a LookupEvents item: the record is the CloudTrailEvent string
+		s, err := jsonparser.ParseString(inner)
+		if err != nil {
+			return f.fail("malformed CloudTrailEvent string", err)
+		}
+		return f.emit([]byte(s))
+	case 1, 2:
+		_ = innerDT
+		nested := inRecords
+		if innerKind == 2 {
+			nested = inEvents
+		}
+		var ferr error
+		_, err := jsonparser.ArrayEach(inner, func(item []byte, _ jsonparser.ValueType, _ int, _ error) {
+			if ferr == nil {
+				ferr = f.record(item, nested)
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		if err != nil {
+			return f.fail("malformed JSON in nested "+unwrapKeys[innerKind][0], err)
+		}
+		return nil
 	}
 	return f.emit(raw)
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -30,7 +31,8 @@ type IngestOptions struct {
 	Filter source.Filter
 	// Workers download and parse files in parallel; 0 means one per core.
 	Workers int
-	// BatchEvents is how many events are committed together; 0 means 100,000.
+	// BatchEvents is how many events are committed together; 0 means 245,760 (two DuckDB row groups, so
+	// the rows are written straight to the database file rather than through the write-ahead log).
 	BatchEvents int
 	// Progress, if set, is called from one goroutine after each file is committed and after listing.
 	Progress func(Progress)
@@ -86,7 +88,7 @@ type parsedFile struct {
 	rejected int
 	err      error
 	warnings []string
-	staged   int  // events appended to the staging table
+	staged   int // events appended to the staging table
 }
 
 // Ingest reads every new or changed object src lists into the store, exactly once: an object already read
@@ -102,7 +104,7 @@ func (s *Store) Ingest(ctx context.Context, src source.Source, opts IngestOption
 		opts.Workers = runtime.NumCPU()
 	}
 	if opts.BatchEvents <= 0 {
-		opts.BatchEvents = 100_000
+		opts.BatchEvents = 2 * 122_880
 	}
 	known, err := s.knownFiles(ctx)
 	if err != nil {
@@ -157,23 +159,35 @@ func (s *Store) Ingest(ctx context.Context, src source.Source, opts IngestOption
 	go func() { wg.Wait(); close(parsed) }()
 
 	g.Go(func() error {
-		w, err := s.newWriter(gctx)
-		if err != nil {
-			return err
-		}
-		defer w.close()
-		var batch []*parsedFile
-		events := 0
-		var prog Progress
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
+		// Two staging slots: one fills while the other commits.
+		var slots [2]*writer
+		defer func() {
+			for _, w := range slots {
+				if w != nil {
+					w.close()
+				}
 			}
-			results, err := w.commit(gctx, batch)
+		}()
+		for i := range slots {
+			w, err := s.newWriter(gctx)
 			if err != nil {
 				return err
 			}
-			for _, r := range results {
+			slots[i] = w
+		}
+		type done struct {
+			batch   []*parsedFile
+			results []FileResult
+			err     error
+		}
+		commits := make(chan done, 1)
+		pending := false
+		var prog Progress
+		account := func(d done) error {
+			if d.err != nil {
+				return d.err
+			}
+			for _, r := range d.results {
 				sum.Events += int64(r.Events)
 				sum.Added += int64(r.Added)
 				sum.Duplicates += int64(r.Duplicates)
@@ -190,11 +204,10 @@ func (s *Store) Ingest(ctx context.Context, src source.Source, opts IngestOption
 				prog.Done++
 				prog.Events += int64(r.Events)
 			}
-			for _, pf := range batch {
+			for _, pf := range d.batch {
 				prog.Bytes += pf.obj.Size
 				sum.Bytes += pf.obj.Size
 			}
-			batch, events = batch[:0], 0
 			if opts.Progress != nil {
 				prog.Listed = int(listed.Load())
 				prog.ListingDone = listingDone.Load()
@@ -202,20 +215,75 @@ func (s *Store) Ingest(ctx context.Context, src source.Source, opts IngestOption
 			}
 			return nil
 		}
-		for pf := range parsed {
-			if err := w.stage(pf); err != nil {
-				return err
+		collect := func() error {
+			d := <-commits
+			pending = false
+			return account(d)
+		}
+		cur := 0
+		var batch []*parsedFile
+		events := 0
+		// flush hands the current slot to a committing goroutine once the previous commit has finished.
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
 			}
-			batch = append(batch, pf)
-			events += len(pf.events)
-			pf.events = nil // staged: let the memory go
-			if events >= opts.BatchEvents || len(batch) >= 4096 {
-				if err := flush(); err != nil {
+			if pending {
+				if err := collect(); err != nil {
 					return err
 				}
 			}
+			w, b := slots[cur], batch
+			batch, events = nil, 0
+			if readersWaiting(s.path) {
+				// Commit here, close the store so the waiting queries can run, and carry on after them.
+				res, err := w.commit(gctx, b)
+				if err := account(done{b, res, err}); err != nil {
+					return err
+				}
+				for i := range slots {
+					slots[i].close()
+				}
+				if err := s.yield(gctx); err != nil {
+					return err
+				}
+				for i := range slots {
+					if slots[i], err = s.newWriter(gctx); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			pending = true
+			go func() {
+				res, err := w.commit(gctx, b)
+				commits <- done{b, res, err}
+			}()
+			cur ^= 1
+			return nil
 		}
-		return flush()
+		err := func() error {
+			for pf := range parsed {
+				if err := slots[cur].stage(pf); err != nil {
+					return err
+				}
+				batch = append(batch, pf)
+				events += len(pf.events)
+				pf.events = nil // staged: let the memory go
+				if events >= opts.BatchEvents || len(batch) >= 4096 {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+			return flush()
+		}()
+		if pending {
+			if cerr := collect(); err == nil {
+				err = cerr
+			}
+		}
+		return err
 	})
 
 	err = g.Wait()
@@ -392,8 +460,12 @@ func (s *Store) newWriter(ctx context.Context) (*writer, error) {
 func (w *writer) close() {
 	if w.app != nil {
 		_ = w.app.Close()
+		w.app = nil
 	}
-	_ = w.conn.Close()
+	if w.conn != nil {
+		_ = w.conn.Close()
+		w.conn = nil
+	}
 }
 
 // stage appends one file's events to the staging table.
@@ -460,12 +532,16 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 	if minT.IsZero() {
 		minT, maxT = time.Unix(0, 0), time.Unix(0, 0)
 	}
+	t0 := time.Now()
+	defer func() { debugf("commit %d files: total %v", len(batch), time.Since(t0)) }()
 	if _, err := tx.ExecContext(ctx, keepSQL, minT, maxT); err != nil {
 		return nil, fmt.Errorf("ingest: deduplicate: %w", err)
 	}
+	debugf("keep %v", time.Since(t0))
 	if _, err := tx.ExecContext(ctx, moveSQL); err != nil {
 		return nil, fmt.Errorf("ingest: store events: %w", err)
 	}
+	debugf("move %v", time.Since(t0))
 	added := make([]int, len(batch))
 	rows, err := tx.QueryContext(ctx, `SELECT file_idx, count(*) FROM keep GROUP BY file_idx`)
 	if err != nil {
@@ -482,13 +558,10 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 	rows.Close()
 	results := make([]FileResult, len(batch))
 	now := time.Now().UTC()
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO tw_files
-		(uri, version, size, account, region, day, status, events, added, duplicates, rejected, error, ingested_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: record files: %w", err)
-	}
-	defer stmt.Close()
+	var q strings.Builder
+	q.WriteString(`INSERT OR REPLACE INTO tw_files
+		(uri, version, size, account, region, day, status, events, added, duplicates, rejected, error, ingested_at) VALUES `)
+	args := make([]any, 0, len(batch)*13)
 	for i, pf := range batch {
 		r := FileResult{URI: pf.obj.URI, Status: StatusOK, Added: added[i], Rejected: pf.rejected, Err: pf.err, Warnings: pf.warnings}
 		r.Events = pf.staged
@@ -502,15 +575,22 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 		if k := pf.obj.Layout; k.InLayout {
 			day = k.Date()
 		}
-		if _, err := stmt.ExecContext(ctx, pf.obj.URI, pf.obj.Version, pf.obj.Size, nullable(pf.obj.Layout.Account),
-			nullable(pf.obj.Layout.Region), day, r.Status, r.Events, r.Added, r.Duplicates, r.Rejected, errText, now); err != nil {
-			return nil, fmt.Errorf("ingest: record file %s: %w", pf.obj.URI, err)
+		if i > 0 {
+			q.WriteByte(',')
 		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, pf.obj.URI, pf.obj.Version, pf.obj.Size, nullable(pf.obj.Layout.Account),
+			nullable(pf.obj.Layout.Region), day, r.Status, r.Events, r.Added, r.Duplicates, r.Rejected, errText, now)
 		results[i] = r
 	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return nil, fmt.Errorf("ingest: record files: %w", err)
+	}
+	debugf("files %v", time.Since(t0))
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("ingest: commit: %w", err)
 	}
+	debugf("commit %v", time.Since(t0))
 	if _, err := c.ExecContext(ctx, `DELETE FROM stage`); err != nil {
 		return nil, fmt.Errorf("ingest: clear staging: %w", err)
 	}
@@ -519,4 +599,10 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 	return results, nil
 }
 
+var debugOn = os.Getenv("TRAILWATCH_DEBUG") != ""
 
+func debugf(format string, args ...any) {
+	if debugOn {
+		fmt.Fprintf(os.Stderr, "debug: "+format+"\n", args...)
+	}
+}

@@ -35,65 +35,18 @@ type Options struct {
 type Store struct {
 	DB   *sql.DB
 	path string
+	opts Options
 	conn *duckdb.Connector
+	wait string // this process's wait file while it waits for the lock, see waitdir.go
 }
 
 // Open opens (creating if needed) the database at path. An empty path opens a throw-away in-memory store.
+// A read-only open that finds the file locked by a writing trailwatch process asks it to step aside (see
+// waitdir.go) and retries for up to opts.LockWait.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
-	dsn := path
-	params := []string{}
-	if opts.ReadOnly && path != "" {
-		params = append(params, "access_mode=READ_ONLY")
-	}
-	if len(params) > 0 {
-		dsn += "?" + strings.Join(params, "&")
-	}
-	init := func(ex driver.ExecerContext) error {
-		stmts := []string{
-			"SET autoinstall_known_extensions=false",
-			"SET autoload_known_extensions=false",
-			"SET TimeZone='UTC'",
-		}
-		if opts.Threads > 0 {
-			stmts = append(stmts, "SET threads="+strconv.Itoa(opts.Threads))
-		}
-		if opts.MemoryLimit != "" {
-			stmts = append(stmts, "SET memory_limit='"+strings.ReplaceAll(opts.MemoryLimit, "'", "")+"'")
-		}
-		for _, s := range stmts {
-			if _, err := ex.ExecContext(ctx, s, nil); err != nil {
-				return fmt.Errorf("%s: %w", s, err)
-			}
-		}
-		return prestoInit(ctx, ex)
-	}
-	deadline := time.Now().Add(opts.LockWait)
-	var (
-		conn *duckdb.Connector
-		err  error
-	)
-	for {
-		conn, err = duckdb.NewConnector(dsn, init)
-		if err == nil || !isLockErr(err) || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if err != nil {
-		if isLockErr(err) {
-			return nil, fmt.Errorf("open %s: the database is in use by another trailwatch process (try again when it finishes, or raise --lock-wait): %w", path, err)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	db := sql.OpenDB(conn)
-	s := &Store{DB: db, path: path, conn: conn}
-	if err := registerPrestoUDFs(ctx, db); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	s := &Store{path: path, opts: opts}
+	if err := s.connect(ctx, opts.LockWait); err != nil {
+		return nil, err
 	}
 	if !opts.ReadOnly {
 		if err := s.migrate(ctx); err != nil {
@@ -107,15 +60,105 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+func (s *Store) connect(ctx context.Context, lockWait time.Duration) error {
+	opts := s.opts
+	dsn := s.path
+	if opts.ReadOnly && s.path != "" {
+		if _, err := os.Stat(s.path); err != nil {
+			return fmt.Errorf("open %s: no such store (run trailwatch ingest first, or pass --db)", s.path)
+		}
+		dsn += "?access_mode=READ_ONLY"
+	}
+	init := func(ex driver.ExecerContext) error {
+		stmts := []string{
+			"SET autoinstall_known_extensions=false",
+			"SET autoload_known_extensions=false",
+			"SET TimeZone='UTC'",
+		}
+		if opts.Threads > 0 {
+			stmts = append(stmts, "SET threads="+strconv.Itoa(opts.Threads))
+		}
+		if opts.MemoryLimit != "" {
+			stmts = append(stmts, "SET memory_limit='"+strings.ReplaceAll(opts.MemoryLimit, "'", "")+"'")
+		}
+		for _, stmt := range stmts {
+			if _, err := ex.ExecContext(ctx, stmt, nil); err != nil {
+				return fmt.Errorf("%s: %w", stmt, err)
+			}
+		}
+		return prestoInit(ctx, ex)
+	}
+	deadline := time.Now().Add(lockWait)
+	var (
+		conn *duckdb.Connector
+		err  error
+	)
+	for {
+		conn, err = duckdb.NewConnector(dsn, init)
+		if err == nil || !isLockErr(err) || time.Now().After(deadline) {
+			break
+		}
+		if s.wait == "" && s.path != "" {
+			s.wait = announceWait(s.path)
+		}
+		select {
+		case <-ctx.Done():
+			s.doneWaiting()
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	s.doneWaiting()
+	if err != nil {
+		if isLockErr(err) {
+			return fmt.Errorf("open %s: the store is in use by another process (waited %s; raise --lock-wait): %w", s.path, lockWait, err)
+		}
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	db := sql.OpenDB(conn)
+	if err := registerPrestoUDFs(ctx, db); err != nil {
+		db.Close()
+		conn.Close()
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	s.DB, s.conn = db, conn
+	return nil
+}
+
+func (s *Store) doneWaiting() {
+	if s.wait != "" {
+		os.Remove(s.wait)
+		s.wait = ""
+	}
+}
+
+// yield closes the database so that waiting readers can open it, then opens it again, waiting as long as
+// ctx allows. It is called by a writer between commits, with no connection in use.
+func (s *Store) yield(ctx context.Context) error {
+	if err := s.closeDB(); err != nil {
+		return fmt.Errorf("close %s for waiting readers: %w", s.path, err)
+	}
+	return s.connect(ctx, 24*time.Hour)
+}
+
 // Path returns the database file.
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database, checkpointing it.
 func (s *Store) Close() error {
+	s.doneWaiting()
+	return s.closeDB()
+}
+
+func (s *Store) closeDB() error {
+	if s.DB == nil {
+		return nil
+	}
 	err := s.DB.Close()
 	if cerr := s.conn.Close(); err == nil {
 		err = cerr
 	}
+	s.DB, s.conn = nil, nil
 	return err
 }
 
@@ -146,9 +189,6 @@ func (s *Store) checkVersion(ctx context.Context) error {
 	var v string
 	err := s.DB.QueryRowContext(ctx, `SELECT value FROM tw_meta WHERE key = 'schema_version'`).Scan(&v)
 	if err != nil {
-		if _, statErr := os.Stat(s.path); statErr != nil {
-			return fmt.Errorf("open %s: no such store (run trailwatch ingest first)", s.path)
-		}
 		return fmt.Errorf("open %s: not a trailwatch store: %w", s.path, err)
 	}
 	return s.versionOK(v)

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"bufio"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trailwatch/trailwatch/internal/generate"
+	"github.com/trailwatch/trailwatch/internal/source"
+	"github.com/trailwatch/trailwatch/internal/store"
+)
+
+//go:embed demoqueries/*.sql
+var demoQueries embed.FS
+
+// demoQuery is one of the seed articles' review queries, corrected.
+type demoQuery struct {
+	name, title, pci, sql string
+}
+
+func loadDemoQueries() ([]demoQuery, error) {
+	var out []demoQuery
+	err := fs.WalkDir(demoQueries, "demoqueries", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := demoQueries.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		q := demoQuery{name: strings.TrimSuffix(filepath.Base(p), ".sql"), sql: string(b)}
+		sc := bufio.NewScanner(strings.NewReader(q.sql))
+		for sc.Scan() {
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(line, "-- title: "); ok {
+				q.title = v
+			}
+			if v, ok := strings.CutPrefix(line, "-- pci: "); ok {
+				q.pci = v
+			}
+		}
+		out = append(out, q)
+		return nil
+	})
+	return out, err
+}
+
+func newDemoCmd(e *env) *cobra.Command {
+	var dir string
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Generate a small organization trail, ingest it and show what a reviewer looks at first",
+		Long: `Generate a small synthetic organization trail (3 accounts, 2 regions, 2 days, with planted incidents),
+ingest it into a store of its own, and print the results of the seed articles' PCI DSS review queries
+(corrected where the articles' SQL was wrong). Nothing outside the demo folder is touched.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if dir == "" {
+				d, err := os.MkdirTemp("", "trailwatch-demo-")
+				if err != nil {
+					return err
+				}
+				dir = d
+				if !keep {
+					defer os.RemoveAll(d)
+				}
+			}
+			logs := filepath.Join(dir, "logs")
+			fmt.Fprintf(e.stdout, "== Generating a demo organization trail in %s\n", logs)
+			gs, err := generate.Run(ctx, generate.Options{Out: logs, Accounts: 3, Regions: 2, Days: 2, EventsPerDay: 20000, Seed: 1})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "wrote %d events in %d files, %d planted incidents (listed in %s)\n\n",
+				gs.Events, gs.Files, gs.Scenarios, filepath.Join(logs, "scenarios.json"))
+			dbPath := filepath.Join(dir, "demo.duckdb")
+			st, err := store.Open(ctx, dbPath, store.Options{})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			src, err := source.NewLocal(logs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "== Ingesting into %s\n", dbPath)
+			sum, err := st.Ingest(ctx, src, store.IngestOptions{})
+			if err != nil {
+				return err
+			}
+			printSummary(e.stdout, sum)
+			qs, err := loadDemoQueries()
+			if err != nil {
+				return err
+			}
+			for _, q := range qs {
+				fmt.Fprintf(e.stdout, "\n== %s\n   PCI DSS v4.0.1 %s\n", q.title, q.pci)
+				rows, err := st.Query(ctx, q.sql)
+				if err != nil {
+					return fmt.Errorf("demo query %s: %w", q.name, err)
+				}
+				err = writeRows(e.stdout, rows, "table", 60)
+				rows.Close()
+				if err != nil {
+					return fmt.Errorf("demo query %s: %w", q.name, err)
+				}
+			}
+			fmt.Fprintf(e.stdout, "\nTry your own Athena SQL:  trailwatch query --db %s \"SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n", dbPath)
+			if !keep && cmd.Flags().Changed("dir") == false {
+				fmt.Fprintln(e.stdout, "(the demo folder is removed on exit; use --keep or --dir to keep it)")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "folder for the demo logs and store (default: a temporary folder)")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary demo folder")
+	return cmd
+}

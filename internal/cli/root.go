@@ -1,0 +1,98 @@
+// Package cli implements the trailwatch command line: one file per subcommand.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trailwatch/trailwatch/internal/store"
+)
+
+// Exit statuses.
+const (
+	ExitOK      = 0 // success
+	ExitFatal   = 1 // the command could not do its job
+	ExitUsage   = 2 // bad flags or arguments
+	ExitPartial = 3 // the command finished, but some input failed (e.g. files that could not be read)
+)
+
+// Version is set at build time with -ldflags "-X github.com/trailwatch/trailwatch/internal/cli.Version=…".
+var Version = "dev"
+
+// exitError carries an exit status other than ExitFatal.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// env is what every command reads and writes through, so tests can run commands in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	db             string
+	lockWait       time.Duration
+}
+
+func (e *env) openStore(ctx context.Context, readOnly bool) (*store.Store, error) {
+	return store.Open(ctx, e.db, store.Options{ReadOnly: readOnly, LockWait: e.lockWait})
+}
+
+// Main runs trailwatch with args and returns the exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "trailwatch:", err)
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.code
+	}
+	return ExitFatal
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "trailwatch",
+		Short: "Daily PCI DSS requirement 10 review of AWS CloudTrail logs",
+		Long: `trailwatch ingests AWS CloudTrail log files (from a folder or S3, single-account or organization
+trails) into an embedded DuckDB store and lets you query them with the Athena SQL you already use.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defDB := os.Getenv("TRAILWATCH_DB")
+	if defDB == "" {
+		defDB = store.DefaultPath
+	}
+	root.PersistentFlags().StringVar(&e.db, "db", defDB, "store file (env TRAILWATCH_DB)")
+	root.PersistentFlags().DurationVar(&e.lockWait, "lock-wait", 2*time.Minute, "how long to wait while another trailwatch process holds the store")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%s: %v (see %s --help)", c.CommandPath(), err, c.CommandPath())
+	})
+	root.AddCommand(newIngestCmd(e), newQueryCmd(e), newGenerateCmd(e), newDemoCmd(e))
+	return root
+}
