@@ -5,7 +5,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -53,26 +52,16 @@ func loadDemoQueries() ([]demoQuery, error) {
 
 func newDemoCmd(e *env) *cobra.Command {
 	var dir string
-	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Generate a small organization trail, ingest it and show what a reviewer looks at first",
 		Long: `Generate a small synthetic organization trail (3 accounts, 2 regions, 2 days, with planted incidents),
-ingest it into a store of its own, and print the results of the seed articles' PCI DSS review queries
-(corrected where the articles' SQL was wrong). Nothing outside the demo folder is touched.`,
+ingest it into a store of its own in --dir (./trailwatch-demo), and print the results of the seed articles' PCI DSS review queries
+(corrected where the articles' SQL was wrong). Nothing outside the demo folder is touched; run it again and
+the unchanged files are skipped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if dir == "" {
-				d, err := os.MkdirTemp("", "trailwatch-demo-")
-				if err != nil {
-					return err
-				}
-				dir = d
-				if !keep {
-					defer os.RemoveAll(d)
-				}
-			}
 			logs := filepath.Join(dir, "logs")
 			fmt.Fprintf(e.stdout, "== Generating a demo organization trail in %s\n", logs)
 			gs, err := generate.Run(ctx, generate.Options{Out: logs, Accounts: 3, Regions: 2, Days: 2, EventsPerDay: 20000, Seed: 1})
@@ -107,20 +96,16 @@ ingest it into a store of its own, and print the results of the seed articles' P
 				if err != nil {
 					return fmt.Errorf("demo query %s: %w", q.name, err)
 				}
-				err = writeRows(e.stdout, rows, "table", 60)
+				err = writeRows(e.stdout, rows, "table", 60, 10)
 				rows.Close()
 				if err != nil {
 					return fmt.Errorf("demo query %s: %w", q.name, err)
 				}
 			}
 			fmt.Fprintf(e.stdout, "\nTry your own Athena SQL:  trailwatch query --db %s \"SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n", dbPath)
-			if !keep && cmd.Flags().Changed("dir") == false {
-				fmt.Fprintln(e.stdout, "(the demo folder is removed on exit; use --keep or --dir to keep it)")
-			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "folder for the demo logs and store (default: a temporary folder)")
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary demo folder")
+	cmd.Flags().StringVar(&dir, "dir", "trailwatch-demo", "folder for the demo logs and store; running the demo again reuses it")
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -24,6 +25,7 @@ type ingestFlags struct {
 	quiet        bool
 	endpoint     string
 	region       string
+	batchEvents  int
 }
 
 func newIngestCmd(e *env) *cobra.Command {
@@ -56,6 +58,8 @@ Exit status: 0 all files read, 3 some files failed (listed on stderr, retried ne
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors and the summary")
 	fl.StringVar(&f.endpoint, "endpoint", os.Getenv("TRAILWATCH_S3_ENDPOINT"), "S3 endpoint URL for S3-compatible stores (env TRAILWATCH_S3_ENDPOINT)")
 	fl.StringVar(&f.region, "region", "", "AWS region of the bucket (default: from the AWS environment)")
+	fl.IntVar(&f.batchEvents, "batch-events", 0, "events committed per transaction (default 245760)")
+	_ = fl.MarkHidden("batch-events")
 	return cmd
 }
 
@@ -97,9 +101,11 @@ func runIngest(cmd *cobra.Command, e *env, f ingestFlags, args []string) error {
 	for _, src := range srcs {
 		pr := newProgress(e.stderr, f.quiet, src.String())
 		sum, err := st.Ingest(ctx, src, store.IngestOptions{
-			Filter:   filter,
-			Workers:  f.workers,
-			Progress: pr.update,
+			Filter:      filter,
+			Workers:     f.workers,
+			BatchEvents: f.batchEvents,
+			CommitHook:  crashHook(),
+			Progress:    pr.update,
 			OnFile: func(r store.FileResult) {
 				if r.Err != nil {
 					pr.clear()
@@ -225,5 +231,31 @@ func (p *progress) clear() {
 func (p *progress) finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
+	}
+}
+
+// crashHook lets the crash tests kill this process with SIGKILL at a chosen point of a chosen commit:
+// TRAILWATCH_TEST_CRASH=<point>:<batch>, point being staged, in-transaction or committed. It also prints
+// "committed <batch>" lines to stderr when TRAILWATCH_TEST_CRASH=trace, so a test can kill the process from
+// outside at a moment it observed.
+func crashHook() func(string, int) {
+	spec := os.Getenv("TRAILWATCH_TEST_CRASH")
+	if spec == "" {
+		return nil
+	}
+	if spec == "trace" {
+		return func(point string, batch int) {
+			if point == "committed" {
+				fmt.Fprintf(os.Stderr, "committed %d\n", batch)
+			}
+		}
+	}
+	point, n, _ := strings.Cut(spec, ":")
+	want, _ := strconv.Atoi(n)
+	return func(p string, batch int) {
+		if p == point && batch == want {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
 	}
 }

@@ -80,7 +80,7 @@ The SQL comes from the argument, from -f FILE, or from stdin.`,
 				return err
 			}
 			defer rows.Close()
-			return writeRows(e.stdout, rows, format, maxWidth)
+			return writeRows(e.stdout, rows, format, maxWidth, 0)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "read the SQL from FILE (- for stdin)")
@@ -96,7 +96,7 @@ func isTerminal(f *os.File) bool {
 
 // writeRows prints a result set. Values are attacker-controlled text: the table format shows control
 // characters escaped, so a user agent cannot move the cursor or recolour the terminal.
-func writeRows(w io.Writer, rows *sql.Rows, format string, maxWidth int) error {
+func writeRows(w io.Writer, rows *sql.Rows, format string, maxWidth, maxRows int) error {
 	cols, err := rows.Columns()
 	if err != nil {
 		return err
@@ -151,18 +151,25 @@ func writeRows(w io.Writer, rows *sql.Rows, format string, maxWidth int) error {
 			if err := rows.Scan(ptrs...); err != nil {
 				return err
 			}
+			n++
+			if maxRows > 0 && n > maxRows {
+				continue
+			}
 			cells := make([]string, len(vals))
 			for i, v := range vals {
 				cells[i] = text(v)
 			}
 			fmt.Fprintln(tw, strings.Join(escapeAll(cells, maxWidth), "\t"))
-			n++
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "(%d rows)\n", n)
+		if maxRows > 0 && n > maxRows {
+			fmt.Fprintf(w, "(%d rows, first %d shown)\n", n, maxRows)
+		} else {
+			fmt.Fprintf(w, "(%d rows)\n", n)
+		}
 	}
 	return rows.Err()
 }

@@ -461,6 +461,15 @@ func (s *scanner) key() (string, error) {
 	return k, nil
 }
 
+func (s *scanner) sized(v []byte) ([]byte, error) {
+	if len(v) > MaxRecordSize {
+		return nil, errTooLarge
+	}
+	return v, nil
+}
+
+var errTooLarge = fmt.Errorf("JSON value larger than %d MiB", MaxRecordSize>>20)
+
 // value returns the raw bytes of the next JSON value, which stay valid until the next call.
 func (s *scanner) value() ([]byte, error) {
 	c, err := s.peekNonSpace()
@@ -514,7 +523,7 @@ func (s *scanner) value() ([]byte, error) {
 					inStr = false
 					if depth == 0 {
 						s.pos = i + 1
-						return s.buf[start : i+1], nil
+						return s.sized(s.buf[start : i+1])
 					}
 				}
 				continue
@@ -528,7 +537,7 @@ func (s *scanner) value() ([]byte, error) {
 				depth--
 				if depth == 0 {
 					s.pos = i + 1
-					return s.buf[start : i+1], nil
+					return s.sized(s.buf[start : i+1])
 				}
 				if depth < 0 {
 					return nil, fmt.Errorf("unbalanced %s", quoteByte(b))
@@ -536,7 +545,7 @@ func (s *scanner) value() ([]byte, error) {
 			}
 		}
 		if i-start > MaxRecordSize {
-			return nil, fmt.Errorf("JSON value larger than %d MiB", MaxRecordSize>>20)
+			return nil, errTooLarge
 		}
 		off := i - start
 		if !s.fill(start) {

@@ -38,6 +38,9 @@ type IngestOptions struct {
 	Progress func(Progress)
 	// OnFile, if set, is called from one goroutine with the outcome of each file read.
 	OnFile func(FileResult)
+	// CommitHook, if set, is called at points of each batch commit ("staged", "in-transaction",
+	// "committed") with the number of the batch; crash tests kill the process there.
+	CommitHook func(point string, batch int)
 }
 
 // Progress is a snapshot of a running ingest.
@@ -220,7 +223,7 @@ func (s *Store) Ingest(ctx context.Context, src source.Source, opts IngestOption
 			pending = false
 			return account(d)
 		}
-		cur := 0
+		cur, nbatch := 0, 0
 		var batch []*parsedFile
 		events := 0
 		// flush hands the current slot to a committing goroutine once the previous commit has finished.
@@ -235,6 +238,11 @@ func (s *Store) Ingest(ctx context.Context, src source.Source, opts IngestOption
 			}
 			w, b := slots[cur], batch
 			batch, events = nil, 0
+			nbatch++
+			w.hook, w.batchNo = opts.CommitHook, nbatch
+			if w.hook != nil {
+				w.hook("staged", nbatch)
+			}
 			if readersWaiting(s.path) {
 				// Commit here, close the store so the waiting queries can run, and carry on after them.
 				res, err := w.commit(gctx, b)
@@ -376,12 +384,14 @@ func (s *Store) knownFiles(ctx context.Context) (map[string]knownFile, error) {
 
 // writer stages parsed events with an Appender on one connection and moves each batch into ct_events.
 type writer struct {
-	conn  *sql.Conn
-	app   *duckdb.Appender
-	files int // files staged in the current batch
-	row   []driver.Value
-	minT  time.Time
-	maxT  time.Time
+	hook    func(string, int)
+	batchNo int
+	conn    *sql.Conn
+	app     *duckdb.Appender
+	files   int // files staged in the current batch
+	row     []driver.Value
+	minT    time.Time
+	maxT    time.Time
 }
 
 // stageCols follows cloudtrail.Col, then the columns below.
@@ -587,8 +597,14 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 		return nil, fmt.Errorf("ingest: record files: %w", err)
 	}
 	debugf("files %v", time.Since(t0))
+	if w.hook != nil {
+		w.hook("in-transaction", w.batchNo)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("ingest: commit: %w", err)
+	}
+	if w.hook != nil {
+		w.hook("committed", w.batchNo)
 	}
 	debugf("commit %v", time.Since(t0))
 	if _, err := c.ExecContext(ctx, `DELETE FROM stage`); err != nil {

@@ -1,0 +1,1 @@
+SELECT * FROM mydb.cloudtrail_logs WHERE requestparameters LIKE '%my-log-bucket%' AND sourceipaddress <> 'cloudtrail.amazonaws.com' AND sourceipaddress <> 'athena.amazonaws.com' AND eventName = 'GetObject' AND year='2020' AND month='02' AND day='28';

@@ -1,0 +1,1 @@
+select eventtime, account, useridentity.arn as identity FROM "default"."cloudtrail_logs" WHERE "timestamp" = '2021/07/20' AND eventSource = 'signin.amazonaws.com' AND eventName = 'ConsoleLogin' AND useridentity.type = 'Root' order by eventtime
