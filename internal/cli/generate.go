@@ -48,7 +48,7 @@ as ground truth. The same options and seed give the same bytes.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Out, "out", "", "output folder")
-	fl.IntVar(&o.Accounts, "accounts", 3, "member accounts")
+	fl.IntVar(&o.Accounts, "accounts", 3, "accounts in the organization, management and log-archive accounts included (with --days >= 2 one more joins on the last day)")
 	fl.IntVar(&o.Regions, "regions", 2, "regions per account")
 	fl.IntVar(&o.Days, "days", 2, "days of logs")
 	fl.IntVar(&o.EventsPerDay, "events-per-day", 10000, "events per day across all accounts and regions")
