@@ -388,7 +388,8 @@ type writer struct {
 	batchNo int
 	conn    *sql.Conn
 	app     *duckdb.Appender
-	files   int // files staged in the current batch
+	fapp    *duckdb.Appender // stage_files: the batch's files
+	files   int              // files staged in the current batch
 	row     []driver.Value
 	minT    time.Time
 	maxT    time.Time
@@ -409,6 +410,18 @@ const stageDDL = `CREATE OR REPLACE TEMP TABLE stage (
 	structs UTINYINT, account VARCHAR, region VARCHAR, "timestamp" VARCHAR, event_time TIMESTAMPTZ,
 	source_object VARCHAR, file_idx INTEGER
 )`
+
+const stageFilesDDL = `CREATE OR REPLACE TEMP TABLE stage_files (
+	file_idx INTEGER, uri VARCHAR, version VARCHAR, size BIGINT, account VARCHAR, region VARCHAR, day DATE,
+	status VARCHAR, events BIGINT, rejected BIGINT, error VARCHAR, ingested_at TIMESTAMPTZ
+)`
+
+// recordFilesSQL records the batch's files, with the events each added as keepSQL counted them.
+const recordFilesSQL = `INSERT OR REPLACE INTO tw_files
+	(uri, version, size, account, region, day, status, events, added, duplicates, rejected, error, ingested_at)
+SELECT f.uri, f.version, f.size, f.account, f.region, f.day, f.status, f.events, coalesce(k.n, 0),
+	f.events - coalesce(k.n, 0), f.rejected, f.error, f.ingested_at
+FROM stage_files f LEFT JOIN (SELECT file_idx, count(*) AS n FROM keep GROUP BY file_idx) k USING (file_idx)`
 
 const moveSQL = `INSERT INTO ct_events SELECT
 	eventversion,
@@ -450,14 +463,20 @@ func (s *Store) newWriter(ctx context.Context) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: connect: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, stageDDL); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("ingest: create staging table: %w", err)
+	for _, ddl := range []string{stageDDL, stageFilesDDL} {
+		if _, err := conn.ExecContext(ctx, ddl); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("ingest: create staging table: %w", err)
+		}
 	}
 	w := &writer{conn: conn, row: make([]driver.Value, int(cloudtrail.NumCols)+7)}
 	err = conn.Raw(func(dc any) error {
 		a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "stage")
+		if err != nil {
+			return err
+		}
 		w.app = a
+		w.fapp, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "stage_files")
 		return err
 	})
 	if err != nil {
@@ -468,6 +487,10 @@ func (s *Store) newWriter(ctx context.Context) (*writer, error) {
 }
 
 func (w *writer) close() {
+	if w.fapp != nil {
+		_ = w.fapp.Close()
+		w.fapp = nil
+	}
 	if w.app != nil {
 		_ = w.app.Close()
 		w.app = nil
@@ -532,6 +555,28 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 	if err := w.app.Flush(); err != nil {
 		return nil, fmt.Errorf("ingest: flush staging: %w", err)
 	}
+	results := make([]FileResult, len(batch))
+	now := time.Now().UTC()
+	for i, pf := range batch {
+		r := FileResult{URI: pf.obj.URI, Status: StatusOK, Events: pf.staged, Rejected: pf.rejected, Err: pf.err, Warnings: pf.warnings}
+		var errText any
+		if pf.err != nil {
+			r.Status = StatusFailed
+			errText = pf.err.Error()
+		}
+		var day any
+		if k := pf.obj.Layout; k.InLayout {
+			day = k.Date()
+		}
+		if err := w.fapp.AppendRow(int32(i), pf.obj.URI, pf.obj.Version, pf.obj.Size, nullable(pf.obj.Layout.Account),
+			nullable(pf.obj.Layout.Region), day, r.Status, int64(r.Events), int64(r.Rejected), errText, now); err != nil {
+			return nil, fmt.Errorf("ingest: stage file record %s: %w", pf.obj.URI, err)
+		}
+		results[i] = r
+	}
+	if err := w.fapp.Flush(); err != nil {
+		return nil, fmt.Errorf("ingest: flush file records: %w", err)
+	}
 	c := w.conn
 	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
@@ -566,34 +611,11 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 		added[idx] = n
 	}
 	rows.Close()
-	results := make([]FileResult, len(batch))
-	now := time.Now().UTC()
-	var q strings.Builder
-	q.WriteString(`INSERT OR REPLACE INTO tw_files
-		(uri, version, size, account, region, day, status, events, added, duplicates, rejected, error, ingested_at) VALUES `)
-	args := make([]any, 0, len(batch)*13)
-	for i, pf := range batch {
-		r := FileResult{URI: pf.obj.URI, Status: StatusOK, Added: added[i], Rejected: pf.rejected, Err: pf.err, Warnings: pf.warnings}
-		r.Events = pf.staged
-		r.Duplicates = r.Events - r.Added
-		var errText any
-		if pf.err != nil {
-			r.Status = StatusFailed
-			errText = pf.err.Error()
-		}
-		var day any
-		if k := pf.obj.Layout; k.InLayout {
-			day = k.Date()
-		}
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
-		args = append(args, pf.obj.URI, pf.obj.Version, pf.obj.Size, nullable(pf.obj.Layout.Account),
-			nullable(pf.obj.Layout.Region), day, r.Status, r.Events, r.Added, r.Duplicates, r.Rejected, errText, now)
-		results[i] = r
+	for i := range results {
+		results[i].Added = added[i]
+		results[i].Duplicates = results[i].Events - added[i]
 	}
-	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, recordFilesSQL); err != nil {
 		return nil, fmt.Errorf("ingest: record files: %w", err)
 	}
 	debugf("files %v", time.Since(t0))
@@ -607,7 +629,7 @@ func (w *writer) commit(ctx context.Context, batch []*parsedFile) ([]FileResult,
 		w.hook("committed", w.batchNo)
 	}
 	debugf("commit %v", time.Since(t0))
-	if _, err := c.ExecContext(ctx, `DELETE FROM stage`); err != nil {
+	if _, err := c.ExecContext(ctx, `DELETE FROM stage; DELETE FROM stage_files`); err != nil {
 		return nil, fmt.Errorf("ingest: clear staging: %w", err)
 	}
 	w.files = 0
