@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-const sharedData = "../../../shared/data"
+const sharedData = "../../testdata/cloudtrail" // real records, copied with their licences
 
 // readAll reads a file's records, parsing each, and returns the events and the per-record errors.
 func readAll(t testing.TB, data []byte) ([]Event, []error, error) {

@@ -13,7 +13,7 @@ import (
 	"github.com/trailwatch/trailwatch/internal/source"
 )
 
-const sharedData = "../../../shared/data"
+const sharedData = "../../testdata/cloudtrail" // real records, copied with their licences
 
 func openTemp(t testing.TB) *Store {
 	t.Helper()
