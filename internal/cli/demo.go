@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -102,7 +103,7 @@ the unchanged files are skipped.`,
 					return fmt.Errorf("demo query %s: %w", q.name, err)
 				}
 			}
-			fmt.Fprintf(e.stdout, "\nTry your own Athena SQL:  trailwatch query --db %s \"SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n", dbPath)
+			fmt.Fprintf(e.stdout, "\nTry your own Athena SQL:  %s query --db %s \"SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n", os.Args[0], dbPath)
 			return nil
 		},
 	}
