@@ -48,6 +48,7 @@ type env struct {
 	db             string
 	lockWait       time.Duration
 	memoryLimit    string
+	configPath     string
 }
 
 func (e *env) openStore(ctx context.Context, readOnly bool) (*store.Store, error) {
@@ -96,11 +97,12 @@ trails) into an embedded DuckDB store and lets you query them with the Athena SQ
 		defDB = store.DefaultPath
 	}
 	root.PersistentFlags().StringVar(&e.db, "db", defDB, "store file (env TRAILWATCH_DB)")
+	root.PersistentFlags().StringVar(&e.configPath, "config", os.Getenv("TRAILWATCH_CONFIG"), "configuration file (env TRAILWATCH_CONFIG; default ./trailwatch.yaml when it exists)")
 	root.PersistentFlags().DurationVar(&e.lockWait, "lock-wait", 2*time.Minute, "how long to wait while another trailwatch process holds the store")
 	root.PersistentFlags().StringVar(&e.memoryLimit, "memory-limit", "", "memory the database engine may use before it spills to disk, e.g. 4GB (default: 256MB for ingest, 80% of RAM otherwise)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%s: %v (see %s --help)", c.CommandPath(), err, c.CommandPath())
 	})
-	root.AddCommand(newIngestCmd(e), newQueryCmd(e), newGenerateCmd(e), newDemoCmd(e))
+	root.AddCommand(newIngestCmd(e), newQueryCmd(e), newRulesCmd(e), newDetectCmd(e), newGenerateCmd(e), newDemoCmd(e))
 	return root
 }

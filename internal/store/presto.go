@@ -290,7 +290,7 @@ func registerPrestoUDFs(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("presto functions: %w", err)
 	}
 	defer conn.Close()
-	for _, u := range prestoUDFs() {
+	for _, u := range append(prestoUDFs(), ruleUDFs()...) {
 		fns := make([]duckdb.ScalarFunc, len(u.overloads))
 		for i := range u.overloads {
 			fns[i] = &u.overloads[i]
@@ -313,6 +313,7 @@ func registerPrestoUDFs(ctx context.Context, db *sql.DB) error {
 type goFunc struct {
 	in       []duckdb.Type
 	out      duckdb.Type
+	outInfo  duckdb.TypeInfo // instead of out, for nested result types
 	fn       func(args []driver.Value) (any, error)
 	nullable bool
 }
@@ -325,9 +326,13 @@ func (f *goFunc) Config() duckdb.ScalarFuncConfig {
 	for i, t := range f.in {
 		in[i] = mustTypeInfo(t)
 	}
+	out := f.outInfo
+	if out == nil {
+		out = mustTypeInfo(f.out)
+	}
 	return duckdb.ScalarFuncConfig{
 		InputTypeInfos:      in,
-		ResultTypeInfo:      mustTypeInfo(f.out),
+		ResultTypeInfo:      out,
 		SpecialNullHandling: f.nullable,
 	}
 }

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trailwatch/trailwatch/internal/engine"
+)
+
+func newDetectCmd(e *env) *cobra.Command {
+	var rf ruleFlags
+	var since, until, format, minLevel, only string
+	var showStats bool
+	cmd := &cobra.Command{
+		Use:   "detect",
+		Short: "Run the rule library over the store and print the findings",
+		Long: `detect runs every rule (the built-in library, the configured rule folders and --rules) over the events of a
+window in one pass over the store, evaluates the threshold (correlation) rules on the events that matched, and
+prints one line per finding: rule, PCI DSS requirements, severity, time, account, region, principal (resolved
+through assumed roles to the person where the record says so), event, source IP and event ID.
+
+--since and --until take YYYY-MM-DD (a whole day: --until 2026-03-01 includes that day), RFC 3339 times,
+today, yesterday or Nd (N days ago).`,
+		Example: `  trailwatch detect --since 2026-03-01 --until 2026-03-01
+  trailwatch detect --since 7d --level medium --format csv > findings.csv
+  trailwatch detect --since 2026-03-01T00:00:00Z --until 2026-03-01T06:00:00Z --format jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			now := time.Now()
+			from, err := parseDay(since, now)
+			if err != nil {
+				return usageErr("--since: %v", err)
+			}
+			to, err := parseDay(until, now)
+			if err != nil {
+				return usageErr("--until: %v", err)
+			}
+			if until != "" && !strings.Contains(until, "T") {
+				to = to.AddDate(0, 0, 1) // a day names the whole day
+			}
+			if !from.IsZero() && !to.IsZero() && !to.After(from) {
+				return usageErr("--until must come after --since")
+			}
+			switch format {
+			case "table", "csv", "jsonl":
+			default:
+				return usageErr("--format must be table, csv or jsonl")
+			}
+			lvl := engine.Level(minLevel)
+			if lvl < 0 {
+				return usageErr("--level must be informational, low, medium, high or critical")
+			}
+			set, _, err := e.compileRules(rf)
+			if err != nil {
+				return err
+			}
+			if only != "" {
+				var picked []*engine.Rule
+				for _, ref := range strings.Split(only, ",") {
+					r, ok := set.Lookup(strings.TrimSpace(ref))
+					if !ok {
+						return usageErr("--only: no rule named %q", ref)
+					}
+					picked = append(picked, r)
+				}
+				set = set.Subset(picked...)
+			}
+			st, err := e.openStore(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			findings, stats, err := set.Detect(cmd.Context(), st.DB, engine.Options{Since: from, Until: to})
+			if err != nil {
+				return err
+			}
+			var shown []engine.Finding
+			for _, f := range findings {
+				if engine.Level(f.Rule.Level) >= lvl {
+					shown = append(shown, f)
+				}
+			}
+			if err := writeFindings(e.stdout, shown, format); err != nil {
+				return err
+			}
+			if showStats {
+				fmt.Fprintf(e.stderr, "%d rules, %d matching events, %d findings (%d shown), %.2f s\n",
+					len(set.Rules), stats.Candidates, len(findings), len(shown), stats.Duration.Seconds())
+			}
+			return nil
+		},
+	}
+	rf.add(cmd)
+	cmd.Flags().StringVar(&since, "since", "", "start of the window (inclusive)")
+	cmd.Flags().StringVar(&until, "until", "", "end of the window (a day is included whole; a time is exclusive)")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or jsonl")
+	cmd.Flags().StringVar(&minLevel, "level", "low", "lowest severity shown: informational, low, medium, high, critical")
+	cmd.Flags().StringVar(&only, "only", "", "run only these rules (comma-separated names or ids)")
+	cmd.Flags().BoolVar(&showStats, "stats", false, "print rule, event and timing counts on stderr")
+	return cmd
+}
+
+var findingHeader = []string{"rule", "level", "pci_v4", "pci_v321", "time", "account", "region", "principal",
+	"event", "source_ip", "event_id", "count"}
+
+func findingCells(f engine.Finding) []string {
+	count := ""
+	if f.Rule.Correlation != nil {
+		count = strconv.Itoa(f.Count)
+	}
+	return []string{f.Rule.Ref(), f.Rule.Level, engine.PCI(f.Rule.PCI.V4), engine.PCI(f.Rule.PCI.V321),
+		f.Time.Format(time.RFC3339), f.Account, f.Region, f.Principal, eventLabel(f), f.SourceIP, f.EventID, count}
+}
+
+func eventLabel(f engine.Finding) string {
+	src := strings.TrimSuffix(f.EventSource, ".amazonaws.com")
+	s := src + ":" + f.EventName
+	if f.ErrorCode != "" {
+		s += " (" + f.ErrorCode + ")"
+	}
+	return s
+}
+
+// writeFindings prints findings; every value is escaped in the table (attacker-controlled text).
+func writeFindings(w io.Writer, findings []engine.Finding, format string) error {
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write(findingHeader); err != nil {
+			return err
+		}
+		for _, f := range findings {
+			if err := cw.Write(findingCells(f)); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case "jsonl":
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, f := range findings {
+			rec := struct {
+				Rule    string   `json:"rule"`
+				RuleID  string   `json:"rule_id"`
+				Title   string   `json:"title"`
+				Level   string   `json:"level"`
+				PCIv4   []string `json:"pci_v4"`
+				PCIv321 []string `json:"pci_v321"`
+				Alert   bool     `json:"alert"`
+				engine.Finding
+			}{f.Rule.Ref(), f.Rule.ID, f.Rule.Title, f.Rule.Level, f.Rule.PCI.V4, f.Rule.PCI.V321, f.Rule.Alerts(), f}
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(findingHeader, "\t")))
+	for _, f := range findings {
+		fmt.Fprintln(tw, strings.Join(escapeAll(findingCells(f), 60), "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "(%d findings)\n", len(findings))
+	return nil
+}

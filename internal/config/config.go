@@ -1,0 +1,178 @@
+// Package config reads trailwatch's configuration file: strict YAML (unknown keys are errors) and a
+// Validate that lists every problem with its line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/trailwatch/trailwatch/internal/sigma"
+)
+
+// DefaultFile is the configuration file trailwatch reads when none is named and it exists.
+const DefaultFile = "trailwatch.yaml"
+
+// Config is the whole configuration.
+type Config struct {
+	// Path is the file the configuration came from ("" for the default).
+	Path string `yaml:"-"`
+	// Store is the store file; the --db flag and TRAILWATCH_DB take precedence.
+	Store string `yaml:"store"`
+	// Rules configures the rule library.
+	Rules Rules `yaml:"rules"`
+
+	lines map[string]int
+}
+
+// Rules configures the rule library.
+type Rules struct {
+	// Folders hold rules of one's own, added to the built-in library (a rule with a built-in rule's id
+	// replaces it).
+	Folders []string `yaml:"folders"`
+	// Params are the organisation's values the rules use (see sigma.ParamDocs).
+	Params map[string]StringList `yaml:"params"`
+}
+
+// StringList is a YAML string or list of strings.
+type StringList []string
+
+// UnmarshalYAML accepts a scalar or a sequence of scalars.
+func (s *StringList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			*s = nil
+			return nil
+		}
+		*s = StringList{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		out := make(StringList, 0, len(n.Content))
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: want a string, found a %s", c.Line, kind(c))
+			}
+			out = append(out, c.Value)
+		}
+		*s = out
+		return nil
+	}
+	return fmt.Errorf("line %d: want a string or a list of strings, found a %s", n.Line, kind(n))
+}
+
+func kind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return "scalar"
+}
+
+// Default returns the configuration used without a file.
+func Default() *Config { return &Config{} }
+
+var lineRE = regexp.MustCompile(`^line (\d+): `)
+
+// Load reads and validates a configuration file. Every problem is reported as "file:line: message".
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c := &Config{Path: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				msgs[i] = path + ":" + lineRE.ReplaceAllString(m, "$1: ")
+			}
+			return nil, errors.New(strings.Join(msgs, "\n"))
+		}
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil {
+		c.lines = map[string]int{}
+		indexLines(&doc, "", c.lines)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func indexLines(n *yaml.Node, prefix string, out map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, prefix, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := prefix + n.Content[i].Value
+			out[key] = n.Content[i].Line
+			indexLines(n.Content[i+1], key+".", out)
+		}
+	}
+}
+
+func (c *Config) at(key string) string {
+	if n, ok := c.lines[key]; ok {
+		return fmt.Sprintf("%s:%d", c.Path, n)
+	}
+	if c.Path == "" {
+		return "config"
+	}
+	return c.Path
+}
+
+// Validate checks the configuration and returns every problem, one per line.
+func (c *Config) Validate() error {
+	var msgs []string
+	for _, m := range c.Params().Validate() {
+		key := "rules.params"
+		if name, _, ok := strings.Cut(m, ":"); ok {
+			key += "." + name
+		}
+		msgs = append(msgs, c.at(key)+": "+m)
+	}
+	for _, f := range c.Rules.Folders {
+		if st, err := os.Stat(c.Resolve(f)); err != nil || !st.IsDir() {
+			msgs = append(msgs, fmt.Sprintf("%s: rules folder %s does not exist", c.at("rules.folders"), f))
+		}
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	return nil
+}
+
+// Params returns the rule parameters: the defaults with the configured values laid over them.
+func (c *Config) Params() sigma.Params {
+	p := sigma.Params{}
+	for k, v := range c.Rules.Params {
+		p[k] = v
+	}
+	return sigma.DefaultParams().With(p)
+}
+
+// Resolve makes a path in the configuration relative to the file's folder.
+func (c *Config) Resolve(p string) string {
+	if c.Path == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.Path), p)
+}

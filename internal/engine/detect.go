@@ -1,0 +1,401 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Querier runs SQL; *sql.DB, *sql.Conn and the store satisfy it.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Finding is one rule hit: the event that raised it (for a correlation, the event that crossed the
+// threshold, with every event of the window).
+type Finding struct {
+	Rule         *Rule     `json:"-"`
+	Time         time.Time `json:"time"`
+	Account      string    `json:"account"`
+	Region       string    `json:"region"`
+	Principal    string    `json:"principal"`
+	PrincipalARN string    `json:"principal_arn,omitempty"`
+	IdentityType string    `json:"identity_type,omitempty"`
+	EventSource  string    `json:"event_source"`
+	EventName    string    `json:"event_name"`
+	SourceIP     string    `json:"source_ip,omitempty"`
+	UserAgent    string    `json:"user_agent,omitempty"`
+	ErrorCode    string    `json:"error_code,omitempty"`
+	EventID      string    `json:"event_id"`
+	Object       string    `json:"source_object,omitempty"`
+	// Correlations only.
+	Count    int      `json:"count,omitempty"`
+	EventIDs []string `json:"event_ids,omitempty"`
+	Group    []string `json:"group,omitempty"`
+}
+
+// Options narrow a detection run.
+type Options struct {
+	Since, Until time.Time // the window, Until exclusive; zero means unbounded
+	// Scope is an extra SQL condition on the events (trusted: built by trailwatch, never from user text).
+	Scope string
+}
+
+// Stats describe a run.
+type Stats struct {
+	Candidates int           // events matching some rule
+	Duration   time.Duration // wall time
+	SQL        string        // the query run
+}
+
+// row is one candidate event with the rules it matched.
+type row struct {
+	f       Finding
+	matched []int
+	groups  []sql.NullString
+}
+
+var findingColumns = []string{"event_time", "recipientaccountid", "awsregion", "%PRINCIPAL%", "useridentity.arn",
+	"useridentity.type", "eventsource", "eventname", "sourceipaddress", "useragent", "errorcode", "eventid", "source_object"}
+
+// Query returns the single-pass SQL for the set over a window: every event that matches some rule, with the
+// indexes of the rules it matched and the group-by values the correlations need. Placeholders: since, until.
+func (s *Set) Query(opts Options) (sql string, extras []string) {
+	var conds, flags []string
+	extraIdx := map[string]int{}
+	for i, r := range s.Rules {
+		if r.Where == "" {
+			continue
+		}
+		conds = append(conds, r.Where)
+		flags = append(flags, fmt.Sprintf("CASE WHEN %s THEN %d END", r.Where, i))
+	}
+	for _, r := range s.Rules {
+		for _, b := range r.Bases {
+			for _, g := range append(append([]string{}, r.GroupBy[b]...), r.ValueField[b]) {
+				if g == "" {
+					continue
+				}
+				if _, ok := extraIdx[g]; !ok {
+					extraIdx[g] = len(extras)
+					extras = append(extras, g)
+				}
+			}
+		}
+	}
+	cols := make([]string, len(findingColumns))
+	for i, c := range findingColumns {
+		if c == "%PRINCIPAL%" {
+			c = s.Dialect.Principal()
+		}
+		cols[i] = c
+	}
+	var b strings.Builder
+	b.WriteString("SELECT\n\t")
+	b.WriteString(strings.Join(cols, ",\n\t"))
+	if len(flags) == 0 {
+		flags = []string{"NULL"}
+		conds = []string{"FALSE"}
+	}
+	b.WriteString(",\n\tlist_filter([\n\t\t" + strings.Join(flags, ",\n\t\t") + "\n\t], x -> x IS NOT NULL) AS tw_rules")
+	for i, e := range extras {
+		fmt.Fprintf(&b, ",\n\tCAST(%s AS VARCHAR) AS tw_g%d", e, i)
+	}
+	b.WriteString("\nFROM " + s.Dialect.Table() + "\nWHERE ")
+	var where []string
+	if !opts.Since.IsZero() {
+		where = append(where, s.Dialect.EventTime()+" >= ?")
+	}
+	if !opts.Until.IsZero() {
+		where = append(where, s.Dialect.EventTime()+" < ?")
+	}
+	if opts.Scope != "" {
+		where = append(where, "("+opts.Scope+")")
+	}
+	where = append(where, "(\n\t"+strings.Join(conds, "\n\tOR ")+"\n)")
+	b.WriteString(strings.Join(where, "\nAND "))
+	return b.String(), extras
+}
+
+// Detect runs every rule of the set over the window and returns the findings in time order.
+func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, Stats, error) {
+	start := time.Now()
+	query, extras := s.Query(opts)
+	var args []any
+	if !opts.Since.IsZero() {
+		args = append(args, opts.Since)
+	}
+	if !opts.Until.IsZero() {
+		args = append(args, opts.Until)
+	}
+	stats := Stats{SQL: query}
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, stats, fmt.Errorf("detect: %w", err)
+	}
+	defer rows.Close()
+	var cands []*row
+	for rows.Next() {
+		var r row
+		var t sql.NullTime
+		var cols [12]sql.NullString
+		var matched any
+		r.groups = make([]sql.NullString, len(extras))
+		dest := []any{&t}
+		for i := range cols {
+			dest = append(dest, &cols[i])
+		}
+		dest = append(dest, &matched)
+		for i := range r.groups {
+			dest = append(dest, &r.groups[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, stats, fmt.Errorf("detect: read row: %w", err)
+		}
+		r.f = Finding{Time: t.Time.UTC(), Account: cols[0].String, Region: cols[1].String, Principal: cols[2].String,
+			PrincipalARN: cols[3].String, IdentityType: cols[4].String, EventSource: cols[5].String, EventName: cols[6].String,
+			SourceIP: cols[7].String, UserAgent: cols[8].String, ErrorCode: cols[9].String, EventID: cols[10].String,
+			Object: cols[11].String}
+		r.matched, err = intList(matched)
+		if err != nil {
+			return nil, stats, err
+		}
+		cands = append(cands, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, stats, fmt.Errorf("detect: %w", err)
+	}
+	stats.Candidates = len(cands)
+
+	index := map[*Rule]int{}
+	for i, r := range s.Rules {
+		index[r] = i
+	}
+	extraIdx := map[string]int{}
+	for i, e := range extras {
+		extraIdx[e] = i
+	}
+	var findings []Finding
+	for _, c := range cands {
+		for _, i := range c.matched {
+			if r := s.Rules[i]; r.Emits {
+				f := c.f
+				f.Rule = r
+				findings = append(findings, f)
+			}
+		}
+	}
+	for _, r := range s.Rules {
+		if r.Correlation != nil {
+			findings = append(findings, correlate(r, cands, index, extraIdx)...)
+		}
+	}
+	sort.SliceStable(findings, func(i, j int) bool {
+		if !findings[i].Time.Equal(findings[j].Time) {
+			return findings[i].Time.Before(findings[j].Time)
+		}
+		if findings[i].Rule.Ref() != findings[j].Rule.Ref() {
+			return findings[i].Rule.Ref() < findings[j].Rule.Ref()
+		}
+		return findings[i].EventID < findings[j].EventID
+	})
+	stats.Duration = time.Since(start)
+	return findings, stats, nil
+}
+
+func intList(v any) ([]int, error) {
+	list, ok := v.([]any)
+	if !ok {
+		if v == nil {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("detect: rule list has type %T", v)
+	}
+	out := make([]int, 0, len(list))
+	for _, x := range list {
+		switch n := x.(type) {
+		case int32:
+			out = append(out, int(n))
+		case int64:
+			out = append(out, int(n))
+		case int:
+			out = append(out, n)
+		default:
+			return nil, fmt.Errorf("detect: rule index has type %T", x)
+		}
+	}
+	return out, nil
+}
+
+// member is a candidate event as a correlation sees it.
+type member struct {
+	r     *row
+	base  int // index in the correlation's Bases
+	group string
+	value string
+}
+
+// correlate evaluates one correlation rule on the candidate events, with sliding windows per group.
+func correlate(r *Rule, cands []*row, index map[*Rule]int, extraIdx map[string]int) []Finding {
+	c := r.Correlation
+	groups := map[string][]member{}
+	var order []string
+	for _, cand := range cands {
+		for bi, b := range r.Bases {
+			if !contains(cand.matched, index[b]) {
+				continue
+			}
+			var parts []string
+			missing := false
+			for _, g := range r.GroupBy[b] {
+				v := cand.groups[extraIdx[g]]
+				if !v.Valid {
+					missing = true
+				}
+				parts = append(parts, v.String)
+			}
+			if missing {
+				continue // an event without the group-by field belongs to no group
+			}
+			m := member{r: cand, base: bi, group: strings.Join(parts, "\x00")}
+			if vf := r.ValueField[b]; vf != "" {
+				v := cand.groups[extraIdx[vf]]
+				if !v.Valid {
+					continue
+				}
+				m.value = v.String
+			}
+			if _, ok := groups[m.group]; !ok {
+				order = append(order, m.group)
+			}
+			groups[m.group] = append(groups[m.group], m)
+		}
+	}
+	var out []Finding
+	for _, g := range order {
+		ms := groups[g]
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].r.f.Time.Before(ms[j].r.f.Time) })
+		prevFired := false
+		lo := 0
+		for hi := range ms {
+			for ms[hi].r.f.Time.Sub(ms[lo].r.f.Time) > c.Timespan {
+				lo++
+			}
+			win := ms[lo : hi+1]
+			var n float64
+			fired := false
+			switch c.Type {
+			case "event_count":
+				n = float64(countEvents(win))
+				fired = holds(c.Condition.Ops, n)
+			case "value_count":
+				vals := map[string]bool{}
+				for _, m := range win {
+					vals[m.value] = true
+				}
+				n = float64(len(vals))
+				fired = holds(c.Condition.Ops, n)
+			case "temporal":
+				seen := map[int]bool{}
+				for _, m := range win {
+					seen[m.base] = true
+				}
+				fired = len(seen) == len(r.Bases)
+			case "temporal_ordered":
+				k := 0
+				for _, m := range win {
+					if k < len(r.Bases) && m.base == k {
+						k++
+					}
+				}
+				fired = k == len(r.Bases) && ms[hi].base == len(r.Bases)-1
+			}
+			if fired && !prevFired {
+				f := ms[hi].r.f
+				f.Rule = r
+				f.Count = countEvents(win)
+				f.Group = strings.Split(g, "\x00")
+				seen := map[string]bool{}
+				for _, m := range win {
+					if !seen[m.r.f.EventID] {
+						seen[m.r.f.EventID] = true
+						f.EventIDs = append(f.EventIDs, m.r.f.EventID)
+					}
+				}
+				out = append(out, f)
+			}
+			prevFired = fired
+		}
+	}
+	return out
+}
+
+func countEvents(win []member) int {
+	seen := map[*row]bool{}
+	for _, m := range win {
+		seen[m.r] = true
+	}
+	return len(seen)
+}
+
+func holds(ops map[string]float64, n float64) bool {
+	for op, v := range ops {
+		ok := false
+		switch op {
+		case "gt":
+			ok = n > v
+		case "gte":
+			ok = n >= v
+		case "lt":
+			ok = n < v
+		case "lte":
+			ok = n <= v
+		case "eq":
+			ok = n == v
+		case "neq":
+			ok = n != v
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// PCI formats requirement lists for display.
+func PCI(ids []string) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	return strings.Join(ids, ",")
+}
+
+// Level orders severities: informational 0 … critical 4, unknown -1.
+func Level(l string) int {
+	switch l {
+	case "informational":
+		return 0
+	case "low":
+		return 1
+	case "medium":
+		return 2
+	case "high":
+		return 3
+	case "critical":
+		return 4
+	}
+	return -1
+}
+

@@ -1,0 +1,221 @@
+// Package engine runs compiled detection rules over CloudTrail events through a small Querier interface:
+// one pass over the table for the whole library, correlations evaluated on the matching events. It knows
+// no database; the SQL comes from the sigma package's dialect.
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/trailwatch/trailwatch/internal/rulefmt"
+	"github.com/trailwatch/trailwatch/internal/sigma"
+)
+
+// Rule is a compiled rule.
+type Rule struct {
+	*rulefmt.Rule
+	// Where is the boolean SQL of a detection rule (empty for a correlation).
+	Where string
+	// Emits says the rule raises findings itself: false for a rule only counted by a correlation.
+	Emits bool
+	// Bases are the rules a correlation counts.
+	Bases []*Rule
+	// GroupBy holds, per base rule, the SQL of each group-by field (correlations only).
+	GroupBy map[*Rule][]string
+	// ValueField holds, per base rule, the SQL of the value_count field.
+	ValueField map[*Rule]string
+}
+
+// Set is a compiled rule library.
+type Set struct {
+	Rules   []*Rule
+	Dialect sigma.Dialect
+	byRef   map[string]*Rule
+}
+
+// Compile compiles rules for a dialect with parameters. Rules with the same id: the later one wins (user
+// folders come after the built-in library). Every problem is reported; rules with problems are left out.
+func Compile(rules []*rulefmt.Rule, d sigma.Dialect, params sigma.Params) (*Set, rulefmt.Problems) {
+	c := &sigma.Compiler{Dialect: d, Params: params}
+	var problems rulefmt.Problems
+	// Later rules replace earlier ones with the same id.
+	index := map[string]int{}
+	var kept []*rulefmt.Rule
+	for _, r := range rules {
+		key := r.ID
+		if key == "" {
+			key = "title:" + r.Title + "@" + r.Pos.String()
+		}
+		if i, ok := index[key]; ok {
+			kept[i] = r
+			continue
+		}
+		index[key] = len(kept)
+		kept = append(kept, r)
+	}
+	set := &Set{Dialect: d, byRef: map[string]*Rule{}}
+	counted := map[*rulefmt.Rule]bool{}
+	byName := map[string]*rulefmt.Rule{}
+	for _, r := range kept {
+		if r.Name != "" {
+			if prev, ok := byName[r.Name]; ok && prev != r {
+				problems = append(problems, rulefmt.Problem{Pos: r.Keys["name"], Msg: fmt.Sprintf("name %q is already used by %s", r.Name, prev.Pos)})
+			}
+			byName[r.Name] = r
+		}
+		if r.ID != "" {
+			byName[r.ID] = r
+		}
+	}
+	for _, r := range kept {
+		if r.Correlation == nil {
+			continue
+		}
+		for _, ref := range r.Correlation.Rules {
+			if b, ok := byName[ref]; ok && !r.Correlation.Generate {
+				counted[b] = true
+			}
+		}
+	}
+	compiled := map[*rulefmt.Rule]*Rule{}
+	for _, r := range kept {
+		if r.Correlation != nil {
+			continue
+		}
+		if ls := r.LogSource; ls.Product != "" && !strings.EqualFold(ls.Product, "aws") || ls.Service != "" && !strings.EqualFold(ls.Service, "cloudtrail") {
+			problems = append(problems, rulefmt.Problem{Pos: r.Keys["logsource"], Msg: fmt.Sprintf("logsource %s/%s is not AWS CloudTrail", ls.Product, ls.Service)})
+			continue
+		}
+		where, ps := c.Detection(r)
+		if len(ps) > 0 {
+			problems = append(problems, ps...)
+			continue
+		}
+		cr := &Rule{Rule: r, Where: where, Emits: !counted[r]}
+		compiled[r] = cr
+		set.Rules = append(set.Rules, cr)
+	}
+	for _, r := range kept {
+		if r.Correlation == nil {
+			continue
+		}
+		cr, ps := compileCorrelation(r, byName, compiled, d)
+		if len(ps) > 0 {
+			problems = append(problems, ps...)
+			continue
+		}
+		set.Rules = append(set.Rules, cr)
+	}
+	for _, r := range set.Rules {
+		if r.Name != "" {
+			set.byRef[r.Name] = r
+		}
+		if r.ID != "" {
+			set.byRef[r.ID] = r
+		}
+	}
+	sort.SliceStable(set.Rules, func(i, j int) bool { return set.Rules[i].Ref() < set.Rules[j].Ref() })
+	return set, problems
+}
+
+func compileCorrelation(r *rulefmt.Rule, byName map[string]*rulefmt.Rule, compiled map[*rulefmt.Rule]*Rule, d sigma.Dialect) (*Rule, rulefmt.Problems) {
+	c := r.Correlation
+	cr := &Rule{Rule: r, Emits: true, GroupBy: map[*Rule][]string{}, ValueField: map[*Rule]string{}}
+	var problems rulefmt.Problems
+	bad := func(format string, args ...any) {
+		problems = append(problems, rulefmt.Problem{Pos: c.Pos, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, ref := range c.Rules {
+		b, ok := byName[ref]
+		if !ok {
+			bad("correlation counts rule %q, which is not loaded", ref)
+			continue
+		}
+		if b.Correlation != nil {
+			bad("correlation counts %q, another correlation: chained correlations are not supported", ref)
+			continue
+		}
+		base := compiled[b]
+		if base == nil {
+			bad("correlation counts rule %q, which did not compile", ref)
+			continue
+		}
+		cr.Bases = append(cr.Bases, base)
+		fieldFor := func(name string) (string, bool) {
+			if m, ok := c.Aliases[name]; ok {
+				if f, ok := m[ref]; ok {
+					name = f
+				} else if f, ok := m[b.Name]; ok {
+					name = f
+				} else if f, ok := m[b.ID]; ok {
+					name = f
+				}
+			}
+			f, ok := sigma.ResolveField(name)
+			if !ok {
+				return "", false
+			}
+			v := d.Value(f)
+			if f.Kind == sigma.List || f.Kind == sigma.JSONPath {
+				v = "array_to_string(" + v + ", ',')"
+			}
+			return v, true
+		}
+		for _, g := range c.GroupBy {
+			v, ok := fieldFor(g)
+			if !ok {
+				bad("group-by field %q is not a CloudTrail field path", g)
+				continue
+			}
+			cr.GroupBy[base] = append(cr.GroupBy[base], v)
+		}
+		if c.Type == "value_count" {
+			v, ok := fieldFor(c.Condition.Field)
+			if !ok {
+				bad("value_count field %q is not a CloudTrail field path", c.Condition.Field)
+				continue
+			}
+			cr.ValueField[base] = v
+		}
+	}
+	if (c.Type == "temporal" || c.Type == "temporal_ordered") && len(c.Rules) < 2 {
+		bad("a %s correlation needs at least two rules", c.Type)
+	}
+	return cr, problems
+}
+
+// Lookup finds a rule by name or id.
+func (s *Set) Lookup(ref string) (*Rule, bool) {
+	r, ok := s.byRef[ref]
+	return r, ok
+}
+
+// Subset returns a set holding the named rules and the rules they count.
+func (s *Set) Subset(rules ...*Rule) *Set {
+	out := &Set{Dialect: s.Dialect, byRef: map[string]*Rule{}}
+	seen := map[*Rule]bool{}
+	var add func(r *Rule)
+	add = func(r *Rule) {
+		if seen[r] {
+			return
+		}
+		seen[r] = true
+		out.Rules = append(out.Rules, r)
+		for _, b := range r.Bases {
+			add(b)
+		}
+	}
+	for _, r := range rules {
+		add(r)
+	}
+	for _, r := range out.Rules {
+		if r.Name != "" {
+			out.byRef[r.Name] = r
+		}
+		if r.ID != "" {
+			out.byRef[r.ID] = r
+		}
+	}
+	return out
+}

@@ -1,0 +1,58 @@
+package rulefmt
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Source is the file a rule came from: its path and content hash, the rule's version.
+type Source struct {
+	Path string
+	Hash string // first 16 hex digits of the SHA-256 of the file
+}
+
+// LoadFS reads every .yml and .yaml file below dir in fsys. label prefixes the file names in positions
+// (e.g. "builtin:" or a folder path). Rules from files with problems are still returned when they decoded.
+func LoadFS(fsys fs.FS, dir, label string) ([]*Rule, Problems) {
+	var files []string
+	var problems Problems
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			problems = append(problems, Problem{Pos: Pos{File: label + p}, Msg: err.Error()})
+			return nil
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		problems = append(problems, Problem{Pos: Pos{File: label + dir}, Msg: err.Error()})
+	}
+	sort.Strings(files)
+	var rules []*Rule
+	for _, f := range files {
+		data, err := fs.ReadFile(fsys, f)
+		name := label + f
+		if label != "" && !strings.HasSuffix(label, ":") {
+			name = path.Join(label, strings.TrimPrefix(f, dir))
+		}
+		if err != nil {
+			problems = append(problems, Problem{Pos: Pos{File: name}, Msg: err.Error()})
+			continue
+		}
+		sum := sha256.Sum256(data)
+		src := &Source{Path: name, Hash: hex.EncodeToString(sum[:8])}
+		rs, ps := Parse(name, data)
+		for _, r := range rs {
+			r.Source = src
+		}
+		rules = append(rules, rs...)
+		problems = append(problems, ps...)
+	}
+	return rules, problems
+}

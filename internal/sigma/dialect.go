@@ -1,0 +1,160 @@
+package sigma
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Dialect renders the pieces of SQL that differ between engines. The compiler decides what to match; the
+// dialect says how the engine spells it. Every value reaches SQL through String, never spliced raw.
+type Dialect interface {
+	// Name names the engine, e.g. "duckdb".
+	Name() string
+	// String quotes a string literal.
+	String(s string) string
+	// Value renders a field of kind Scalar (text), List (a list of text) or JSONPath (a list of text).
+	Value(f Field) string
+	// Exists tests that a field is present, even when empty or null.
+	Exists(f Field) string
+	// Any is true when pred, given an element expression, holds for some element of a list.
+	Any(list string, pred func(x string) string) string
+	// Lower lower-cases text.
+	Lower(x string) string
+	// Like matches a LIKE pattern with `\` as escape.
+	Like(x, pattern string) string
+	// Regexp is a regular-expression search (RE2 syntax, flags inline).
+	Regexp(x, re string) string
+	// CIDR tests that x is an IP address inside the network.
+	CIDR(x, network string) string
+	// Number converts text to a number, NULL when it is not one.
+	Number(x string) string
+	// FullText is all the text of an event, for keyword searches.
+	FullText() string
+	// Principal is who acted, resolved through assumed roles to the human where the record says so.
+	Principal() string
+	// LocalClock returns expressions for the ISO day of week (1 = Monday) and minute of day of the event
+	// time in a time zone.
+	LocalClock(tz string) (dow, minute string)
+	// EventTime is the event time as a timestamp with time zone.
+	EventTime() string
+	// Table is the table rules read.
+	Table() string
+}
+
+// DuckDB is the dialect of the embedded store. Its JSON paths go through tw_json_values and tw_json_has,
+// its network tests through tw_cidr_match, Go functions the store registers.
+type DuckDB struct{}
+
+var _ Dialect = DuckDB{}
+
+// Name implements Dialect.
+func (DuckDB) Name() string { return "duckdb" }
+
+// String implements Dialect: standard SQL quoting, where only the quote is special.
+func (DuckDB) String(s string) string {
+	return "'" + strings.ReplaceAll(strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD"), "'", "''") + "'"
+}
+
+func (d DuckDB) column(name string) string {
+	if name == "timestamp" {
+		return `"timestamp"`
+	}
+	return name
+}
+
+func (d DuckDB) jsonPath(path []string) string { return d.String(strings.Join(path, "\x1f")) }
+
+// Value implements Dialect.
+func (d DuckDB) Value(f Field) string {
+	switch f.Kind {
+	case List:
+		return fmt.Sprintf("list_transform(%s, r -> r.%s)", d.column(f.Column), f.Path[0])
+	case JSONPath:
+		return fmt.Sprintf("tw_json_values(%s, %s)", d.column(f.Column), d.jsonPath(f.Path))
+	case Virtual:
+		return d.Principal()
+	}
+	x := d.column(f.Column)
+	for _, p := range f.Path {
+		x += "." + p
+	}
+	if f.Text {
+		return "CAST(to_json(" + x + ") AS VARCHAR)"
+	}
+	return x
+}
+
+// Exists implements Dialect.
+func (d DuckDB) Exists(f Field) string {
+	if f.Kind == JSONPath {
+		return fmt.Sprintf("tw_json_has(%s, %s)", d.column(f.Column), d.jsonPath(f.Path))
+	}
+	x := d.column(f.Column)
+	for _, p := range f.Path {
+		x += "." + p
+	}
+	return "(" + x + " IS NOT NULL)"
+}
+
+// Any implements Dialect.
+func (DuckDB) Any(list string, pred func(x string) string) string {
+	return fmt.Sprintf("(len(list_filter(%s, x -> %s)) > 0)", list, pred("x"))
+}
+
+// Lower implements Dialect.
+func (DuckDB) Lower(x string) string { return "lower(" + x + ")" }
+
+// Like implements Dialect.
+func (d DuckDB) Like(x, pattern string) string {
+	return x + " LIKE " + d.String(pattern) + ` ESCAPE '\'`
+}
+
+// Regexp implements Dialect.
+func (d DuckDB) Regexp(x, re string) string { return "regexp_matches(" + x + ", " + d.String(re) + ")" }
+
+// CIDR implements Dialect.
+func (d DuckDB) CIDR(x, network string) string { return "tw_cidr_match(" + x + ", " + d.String(network) + ")" }
+
+// Number implements Dialect.
+func (DuckDB) Number(x string) string { return "TRY_CAST(" + x + " AS DOUBLE)" }
+
+// FullText implements Dialect.
+func (DuckDB) FullText() string {
+	return "concat_ws(' ', eventsource, eventname, awsregion, sourceipaddress, useragent, errorcode, errormessage, " +
+		"CAST(to_json(useridentity) AS VARCHAR), requestparameters, responseelements, additionaleventdata, " +
+		"serviceeventdetails, CAST(to_json(resources) AS VARCHAR), extra)"
+}
+
+// Principal implements Dialect. In order: the source identity a role session carries; the person behind an
+// Identity Center (AWSReservedSSO_*) session; role/session for other role sessions; the user name of IAM
+// users and of failed sign-ins; root; the service for AWS services; else the ARN or principal ID.
+func (DuckDB) Principal() string {
+	return `coalesce(
+	json_extract_string(extra, '$.userIdentity.sessionContext.sourceIdentity'),
+	CASE
+		WHEN useridentity.type = 'Root' THEN 'root'
+		WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.username LIKE 'AWSReservedSSO\_%' ESCAPE '\'
+			THEN regexp_extract(useridentity.arn, '[^/]+$')
+		WHEN useridentity.type = 'AssumedRole'
+			THEN coalesce(useridentity.sessioncontext.sessionissuer.username, regexp_extract(useridentity.arn, 'assumed-role/([^/]+)', 1)) || '/' || regexp_extract(useridentity.arn, '[^/]+$')
+		WHEN useridentity.type = 'AWSService' THEN useridentity.invokedby
+		WHEN useridentity.type = 'IdentityCenterUser' THEN coalesce(json_extract_string(additionaleventdata, '$.UserName'), json_extract_string(extra, '$.userIdentity.onBehalfOf.userId'))
+	END,
+	useridentity.username,
+	json_extract_string(additionaleventdata, '$.UserName'),
+	useridentity.arn,
+	useridentity.principalid,
+	useridentity.invokedby)`
+}
+
+// LocalClock implements Dialect.
+func (d DuckDB) LocalClock(tz string) (dow, minute string) {
+	local := "timezone(" + d.String(tz) + ", event_time)"
+	return "isodow(" + local + ")", "(hour(" + local + ") * 60 + minute(" + local + "))"
+}
+
+// EventTime implements Dialect.
+func (DuckDB) EventTime() string { return "event_time" }
+
+// Table implements Dialect.
+func (DuckDB) Table() string { return "cloudtrail_logs" }
