@@ -65,15 +65,33 @@ func (e *env) loadRules(f ruleFlags) ([]*rulefmt.Rule, rulefmt.Problems, *config
 		if err != nil {
 			return nil, nil, nil, usageErr("rules folder %s: %v", d, err)
 		}
-		if !st.IsDir() {
-			rs, ps := loadRuleFile(d)
-			all, problems = append(all, rs...), append(problems, ps...)
-			continue
+		var rs []*rulefmt.Rule
+		var ps rulefmt.Problems
+		if st.IsDir() {
+			rs, ps = rulefmt.LoadFS(os.DirFS(d), ".", d)
+		} else {
+			rs, ps = loadRuleFile(d)
 		}
-		rs, ps := rulefmt.LoadFS(os.DirFS(d), ".", d)
-		all, problems = append(all, rs...), append(problems, ps...)
+		all, problems = append(overridden(all, rs), rs...), append(problems, ps...)
 	}
 	return all, problems, cfg, nil
+}
+
+// overridden drops the rules of earlier sources that a later source replaces (same id).
+func overridden(earlier, later []*rulefmt.Rule) []*rulefmt.Rule {
+	ids := map[string]bool{}
+	for _, r := range later {
+		if r.ID != "" {
+			ids[r.ID] = true
+		}
+	}
+	kept := earlier[:0:0]
+	for _, r := range earlier {
+		if !ids[r.ID] || r.ID == "" {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 func loadRuleFile(path string) ([]*rulefmt.Rule, rulefmt.Problems) {

@@ -398,4 +398,3 @@ func Level(l string) int {
 	}
 	return -1
 }
-

@@ -208,6 +208,7 @@ func (c *Compiler) fieldMatch(fm *rulefmt.FieldMatch) (string, error) {
 	keyword := fm.Field == ""
 	if keyword {
 		f = Field{Name: "(keywords)", Kind: Scalar}
+		m.contains = !m.re // a keyword is found anywhere in the event
 	} else {
 		var ok bool
 		if f, ok = ResolveField(fm.Field); !ok {

@@ -113,7 +113,9 @@ func (d DuckDB) Like(x, pattern string) string {
 func (d DuckDB) Regexp(x, re string) string { return "regexp_matches(" + x + ", " + d.String(re) + ")" }
 
 // CIDR implements Dialect.
-func (d DuckDB) CIDR(x, network string) string { return "tw_cidr_match(" + x + ", " + d.String(network) + ")" }
+func (d DuckDB) CIDR(x, network string) string {
+	return "tw_cidr_match(" + x + ", " + d.String(network) + ")"
+}
 
 // Number implements Dialect.
 func (DuckDB) Number(x string) string { return "TRY_CAST(" + x + " AS DOUBLE)" }
