@@ -18,7 +18,7 @@ import (
 func newDetectCmd(e *env) *cobra.Command {
 	var rf ruleFlags
 	var since, until, format, minLevel, only string
-	var showStats bool
+	var showStats, printSQL bool
 	cmd := &cobra.Command{
 		Use:   "detect",
 		Short: "Run the rule library over the store and print the findings",
@@ -73,6 +73,17 @@ today, yesterday or Nd (N days ago).`,
 				}
 				set = set.Subset(picked...)
 			}
+			if printSQL {
+				q, _ := set.PairsQuery(engine.Options{Since: from, Until: to})
+				fmt.Fprintf(e.stdout, "-- 1. which rules can match each (eventSource, eventName) pair of the window\n%s;\n", q)
+				fmt.Fprintln(e.stdout, "-- 2. then one query over the events of those pairs, each rule's condition guarded by its bit:")
+				for i, r := range set.Rules {
+					if r.Where != "" {
+						fmt.Fprintf(e.stdout, "-- rule %d %s\n%s;\n", i, r.Ref(), r.Where)
+					}
+				}
+				return nil
+			}
 			st, err := e.openStore(cmd.Context(), true)
 			if err != nil {
 				return err
@@ -92,8 +103,8 @@ today, yesterday or Nd (N days ago).`,
 				return err
 			}
 			if showStats {
-				fmt.Fprintf(e.stderr, "%d rules, %d matching events, %d findings (%d shown), %.2f s\n",
-					len(set.Rules), stats.Candidates, len(findings), len(shown), stats.Duration.Seconds())
+				fmt.Fprintf(e.stderr, "%d rules, %d event pairs, %d matching events, %d findings (%d shown); pairs %.2f s, events %.2f s, total %.2f s\n",
+					len(set.Rules), stats.Pairs, stats.Candidates, len(findings), len(shown), stats.PairsTime.Seconds(), stats.QueryTime.Seconds(), stats.Duration.Seconds())
 			}
 			return nil
 		},
@@ -104,6 +115,7 @@ today, yesterday or Nd (N days ago).`,
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or jsonl")
 	cmd.Flags().StringVar(&minLevel, "level", "low", "lowest severity shown: informational, low, medium, high, critical")
 	cmd.Flags().StringVar(&only, "only", "", "run only these rules (comma-separated names or ids)")
+	cmd.Flags().BoolVar(&printSQL, "print-sql", false, "print the SQL the run would execute, and stop")
 	cmd.Flags().BoolVar(&showStats, "stats", false, "print rule, event and timing counts on stderr")
 	return cmd
 }

@@ -220,10 +220,13 @@ func newRulesShowCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.stdout, " (version %s)", r.Source.Hash)
 			}
 			fmt.Fprintf(e.stdout, "\n%s\n", strings.TrimRight(string(src), "\n"))
-			fmt.Fprintln(e.stdout, "\n-- SQL")
-			sub := set.Subset(r)
-			q, _ := sub.Query(engine.Options{})
-			fmt.Fprintln(e.stdout, q)
+			for _, x := range set.Subset(r).Rules {
+				if x.Where == "" {
+					continue
+				}
+				fmt.Fprintf(e.stdout, "\n-- %s: the events it matches (a condition on %s)\n%s\n", x.Ref(), set.Dialect.Table(), x.Where)
+				fmt.Fprintf(e.stdout, "-- %s: decided on eventSource and eventName alone, to skip events early\n%s\n", x.Ref(), x.Pre)
+			}
 			if r.Correlation != nil {
 				c := r.Correlation
 				fmt.Fprintf(e.stdout, "-- then, per group of %s, a sliding %s window: %s", strings.Join(c.GroupBy, ", "), c.Timespan, c.Type)

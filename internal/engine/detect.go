@@ -47,6 +47,9 @@ type Options struct {
 // Stats describe a run.
 type Stats struct {
 	Candidates int           // events matching some rule
+	Pairs      int           // (eventSource, eventName) pairs some rule can match
+	PairsTime  time.Duration // the first query
+	QueryTime  time.Duration // the second query, rows read
 	Duration   time.Duration // wall time
 	SQL        string        // the query run
 }
@@ -61,18 +64,72 @@ type row struct {
 var findingColumns = []string{"event_time", "recipientaccountid", "awsregion", "%PRINCIPAL%", "useridentity.arn",
 	"useridentity.type", "eventsource", "eventname", "sourceipaddress", "useragent", "errorcode", "eventid", "source_object"}
 
-// Query returns the single-pass SQL for the set over a window: every event that matches some rule, with the
-// indexes of the rules it matched and the group-by values the correlations need. Placeholders: since, until.
-func (s *Set) Query(opts Options) (sql string, extras []string) {
+// windowWhere returns the conditions and arguments that restrict events to the window and scope.
+func (s *Set) windowWhere(opts Options) ([]string, []any) {
+	var where []string
+	var args []any
+	if !opts.Since.IsZero() {
+		where = append(where, s.Dialect.EventTime()+" >= ?")
+		args = append(args, opts.Since)
+	}
+	if !opts.Until.IsZero() {
+		where = append(where, s.Dialect.EventTime()+" < ?")
+		args = append(args, opts.Until)
+	}
+	if opts.Scope != "" {
+		where = append(where, "("+opts.Scope+")")
+	}
+	if len(where) == 0 {
+		where = append(where, "TRUE")
+	}
+	return where, args
+}
+
+// PairsQuery returns the first of the two queries of a run: the distinct (eventSource, eventName) pairs of
+// the window, each with a list saying which rules (in the order of Rules, detection rules only) can match
+// an event with that pair. It reads two columns.
+func (s *Set) PairsQuery(opts Options) (string, []any) {
+	var pre []string
+	for _, r := range s.Rules {
+		if r.Where != "" {
+			pre = append(pre, "coalesce("+r.Pre+", TRUE)")
+		}
+	}
+	where, args := s.windowWhere(opts)
+	if len(pre) == 0 {
+		pre = []string{"FALSE"}
+	}
+	q := "SELECT eventsource, eventname, [\n\t" + strings.Join(pre, ",\n\t") + "\n] AS tw_possible\nFROM (SELECT DISTINCT eventsource, eventname FROM " +
+		s.Dialect.Table() + " WHERE " + strings.Join(where, " AND ") + ") AS tw_pairs"
+	return q, args
+}
+
+// pair is an (eventSource, eventName) pair and the rules that can match it, as a bit mask.
+type pair struct {
+	source, name sql.NullString
+	mask         []uint64
+}
+
+// Query returns the second query of a run: every event of the window whose pair some rule can match and
+// that some rule does match, with the indexes of the rules it matched and the values the correlations
+// group by. The pairs are bound as parameters (they are text from the logs); so are since and until.
+func (s *Set) Query(opts Options, pairs []pair) (string, []any, []string) {
 	var conds, flags []string
+	var extras []string
 	extraIdx := map[string]int{}
+	k := 0
 	for i, r := range s.Rules {
 		if r.Where == "" {
 			continue
 		}
-		conds = append(conds, r.Where)
-		flags = append(flags, fmt.Sprintf("CASE WHEN %s THEN %d END", r.Where, i))
+		bit := fmt.Sprintf("(tw_p.m%d & %d::UBIGINT) <> 0", k/64, uint64(1)<<(k%64))
+		k++
+		// CASE, not AND: the optimizer would lift the conditions out of an OR of ANDs into a filter on the
+		// table alone, evaluating every rule on every event.
+		conds = append(conds, "CASE WHEN "+bit+" THEN "+r.Where+" ELSE FALSE END")
+		flags = append(flags, fmt.Sprintf("CASE WHEN %s THEN CASE WHEN %s THEN %d END END", bit, r.Where, i))
 	}
+	words := (k + 63) / 64
 	for _, r := range s.Rules {
 		for _, b := range r.Bases {
 			for _, g := range append(append([]string{}, r.GroupBy[b]...), r.ValueField[b]) {
@@ -93,82 +150,104 @@ func (s *Set) Query(opts Options) (sql string, extras []string) {
 		}
 		cols[i] = c
 	}
+	var args []any
+	var values []string
+	for _, p := range pairs {
+		v := "(CAST(? AS VARCHAR), CAST(? AS VARCHAR)"
+		args = append(args, nullable(p.source), nullable(p.name))
+		for _, m := range p.mask {
+			v += fmt.Sprintf(", %d::UBIGINT", m)
+		}
+		values = append(values, v+")")
+	}
+	if len(values) == 0 || words == 0 {
+		return "", nil, nil
+	}
+	var mcols []string
+	for w := 0; w < words; w++ {
+		mcols = append(mcols, fmt.Sprintf("m%d", w))
+	}
 	var b strings.Builder
 	b.WriteString("SELECT\n\t")
 	b.WriteString(strings.Join(cols, ",\n\t"))
-	if len(flags) == 0 {
-		flags = []string{"NULL"}
-		conds = []string{"FALSE"}
-	}
 	b.WriteString(",\n\tlist_filter([\n\t\t" + strings.Join(flags, ",\n\t\t") + "\n\t], x -> x IS NOT NULL) AS tw_rules")
 	for i, e := range extras {
 		fmt.Fprintf(&b, ",\n\tCAST(%s AS VARCHAR) AS tw_g%d", e, i)
 	}
-	b.WriteString("\nFROM " + s.Dialect.Table() + "\nWHERE ")
-	var where []string
-	if !opts.Since.IsZero() {
-		where = append(where, s.Dialect.EventTime()+" >= ?")
-	}
-	if !opts.Until.IsZero() {
-		where = append(where, s.Dialect.EventTime()+" < ?")
-	}
-	if opts.Scope != "" {
-		where = append(where, "("+opts.Scope+")")
-	}
+	b.WriteString("\nFROM " + s.Dialect.Table() + "\nJOIN (VALUES " + strings.Join(values, ", ") + ") AS tw_p(es, en, " + strings.Join(mcols, ", ") + ")")
+	b.WriteString("\n\tON eventsource IS NOT DISTINCT FROM tw_p.es AND eventname IS NOT DISTINCT FROM tw_p.en\nWHERE ")
+	where, wargs := s.windowWhere(opts)
 	where = append(where, "(\n\t"+strings.Join(conds, "\n\tOR ")+"\n)")
 	b.WriteString(strings.Join(where, "\nAND "))
-	return b.String(), extras
+	return b.String(), append(args, wargs...), extras
 }
 
-// Detect runs every rule of the set over the window and returns the findings in time order.
-func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, Stats, error) {
-	start := time.Now()
-	query, extras := s.Query(opts)
-	var args []any
-	if !opts.Since.IsZero() {
-		args = append(args, opts.Since)
+func nullable(s sql.NullString) any {
+	if !s.Valid {
+		return nil
 	}
-	if !opts.Until.IsZero() {
-		args = append(args, opts.Until)
-	}
-	stats := Stats{SQL: query}
+	return s.String
+}
+
+// pairs runs the pairs query and keeps the pairs some rule can match.
+func (s *Set) pairs(ctx context.Context, q Querier, opts Options) ([]pair, error) {
+	query, args := s.PairsQuery(opts)
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, stats, fmt.Errorf("detect: %w", err)
+		return nil, fmt.Errorf("detect: %w", err)
 	}
 	defer rows.Close()
-	var cands []*row
+	n := 0
+	for _, r := range s.Rules {
+		if r.Where != "" {
+			n++
+		}
+	}
+	var out []pair
 	for rows.Next() {
-		var r row
-		var t sql.NullTime
-		var cols [12]sql.NullString
-		var matched any
-		r.groups = make([]sql.NullString, len(extras))
-		dest := []any{&t}
-		for i := range cols {
-			dest = append(dest, &cols[i])
+		var p pair
+		var possible any
+		if err := rows.Scan(&p.source, &p.name, &possible); err != nil {
+			return nil, fmt.Errorf("detect: read pair: %w", err)
 		}
-		dest = append(dest, &matched)
-		for i := range r.groups {
-			dest = append(dest, &r.groups[i])
+		list, _ := possible.([]any)
+		p.mask = make([]uint64, (n+63)/64)
+		any := false
+		for i, v := range list {
+			if b, ok := v.(bool); ok && b && i < n {
+				p.mask[i/64] |= 1 << (i % 64)
+				any = true
+			}
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, stats, fmt.Errorf("detect: read row: %w", err)
+		if any {
+			out = append(out, p)
 		}
-		r.f = Finding{Time: t.Time.UTC(), Account: cols[0].String, Region: cols[1].String, Principal: cols[2].String,
-			PrincipalARN: cols[3].String, IdentityType: cols[4].String, EventSource: cols[5].String, EventName: cols[6].String,
-			SourceIP: cols[7].String, UserAgent: cols[8].String, ErrorCode: cols[9].String, EventID: cols[10].String,
-			Object: cols[11].String}
-		r.matched, err = intList(matched)
+	}
+	return out, rows.Err()
+}
+
+// Detect runs every rule of the set over the window and returns the findings in time order. It reads the
+// table twice: the (eventSource, eventName) pairs first, to learn which rules can match which events,
+// then the events some rule can match.
+func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, Stats, error) {
+	start := time.Now()
+	var stats Stats
+	pairs, err := s.pairs(ctx, q, opts)
+	if err != nil {
+		return nil, stats, err
+	}
+	stats.Pairs, stats.PairsTime = len(pairs), time.Since(start)
+	query, args, extras := s.Query(opts, pairs)
+	stats.SQL = query
+	var cands []*row
+	if query != "" {
+		cands, err = s.candidates(ctx, q, query, args, len(extras))
 		if err != nil {
 			return nil, stats, err
 		}
-		cands = append(cands, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, stats, fmt.Errorf("detect: %w", err)
 	}
 	stats.Candidates = len(cands)
+	stats.QueryTime = time.Since(start) - stats.PairsTime
 
 	index := map[*Rule]int{}
 	for i, r := range s.Rules {
@@ -204,6 +283,46 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 	})
 	stats.Duration = time.Since(start)
 	return findings, stats, nil
+}
+
+func (s *Set) candidates(ctx context.Context, q Querier, query string, args []any, nExtras int) ([]*row, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	defer rows.Close()
+	var cands []*row
+	for rows.Next() {
+		var r row
+		var t sql.NullTime
+		var cols [12]sql.NullString
+		var matched any
+		r.groups = make([]sql.NullString, nExtras)
+		dest := []any{&t}
+		for i := range cols {
+			dest = append(dest, &cols[i])
+		}
+		dest = append(dest, &matched)
+		for i := range r.groups {
+			dest = append(dest, &r.groups[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("detect: read row: %w", err)
+		}
+		r.f = Finding{Time: t.Time.UTC(), Account: cols[0].String, Region: cols[1].String, Principal: cols[2].String,
+			PrincipalARN: cols[3].String, IdentityType: cols[4].String, EventSource: cols[5].String, EventName: cols[6].String,
+			SourceIP: cols[7].String, UserAgent: cols[8].String, ErrorCode: cols[9].String, EventID: cols[10].String,
+			Object: cols[11].String}
+		r.matched, err = intList(matched)
+		if err != nil {
+			return nil, err
+		}
+		cands = append(cands, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	return cands, nil
 }
 
 func intList(v any) ([]int, error) {

@@ -17,6 +17,9 @@ type Rule struct {
 	*rulefmt.Rule
 	// Where is the boolean SQL of a detection rule (empty for a correlation).
 	Where string
+	// Pre is Where decided on eventSource and eventName alone: FALSE where no event with that pair can
+	// match, TRUE or NULL where one might.
+	Pre string
 	// Emits says the rule raises findings itself: false for a rule only counted by a correlation.
 	Emits bool
 	// Bases are the rules a correlation counts.
@@ -38,6 +41,9 @@ type Set struct {
 // folders come after the built-in library). Every problem is reported; rules with problems are left out.
 func Compile(rules []*rulefmt.Rule, d sigma.Dialect, params sigma.Params) (*Set, rulefmt.Problems) {
 	c := &sigma.Compiler{Dialect: d, Params: params}
+	pre := &sigma.Compiler{Dialect: d, Params: params, Known: func(f sigma.Field) bool {
+		return f.Kind == sigma.Scalar && len(f.Path) == 0 && (f.Column == "eventsource" || f.Column == "eventname")
+	}}
 	var problems rulefmt.Problems
 	// Later rules replace earlier ones with the same id.
 	index := map[string]int{}
@@ -92,7 +98,11 @@ func Compile(rules []*rulefmt.Rule, d sigma.Dialect, params sigma.Params) (*Set,
 			problems = append(problems, ps...)
 			continue
 		}
-		cr := &Rule{Rule: r, Where: where, Emits: !counted[r]}
+		prefilter, ps := pre.Detection(r)
+		if len(ps) > 0 {
+			prefilter = "NULL" // cannot happen when the full condition compiled; stay correct anyway
+		}
+		cr := &Rule{Rule: r, Where: where, Pre: prefilter, Emits: !counted[r]}
 		compiled[r] = cr
 		set.Rules = append(set.Rules, cr)
 	}

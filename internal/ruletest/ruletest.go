@@ -52,10 +52,9 @@ type testEvent struct {
 }
 
 type ruleCase struct {
-	rule          *rulefmt.Rule
-	fire, noFire  []testEvent
-	params        sigma.Params
-	compileFailed []string
+	rule         *rulefmt.Rule
+	fire, noFire []testEvent
+	params       sigma.Params
 }
 
 // Run tests every rule that carries tests. dir is a scratch folder for the log files and the store.

@@ -19,12 +19,22 @@ import (
 type Compiler struct {
 	Dialect Dialect
 	Params  Params
+	// Known, when set, compiles a partial condition: a match on a field Known rejects is unknown (SQL
+	// NULL), so the condition is FALSE only where the known fields alone rule the event out. The engine
+	// uses it to find, from eventSource and eventName alone, which rules can match which events.
+	Known func(Field) bool
 }
+
+// unknown is the SQL of a match the partial condition cannot decide.
+const unknown = "CAST(NULL AS BOOLEAN)"
 
 // Detection compiles a rule's detection (or its sql) into one boolean SQL expression. Every problem is
 // reported with its file and line.
 func (c *Compiler) Detection(r *rulefmt.Rule) (string, rulefmt.Problems) {
 	if r.SQL != "" {
+		if c.Known != nil {
+			return unknown, nil
+		}
 		s, err := c.expandSQL(r.SQL)
 		if err != nil {
 			return "", rulefmt.Problems{{Pos: r.Keys["sql"], Msg: err.Error()}}
@@ -215,6 +225,16 @@ func (c *Compiler) fieldMatch(fm *rulefmt.FieldMatch) (string, error) {
 			return "", fmt.Errorf("field %q is not a CloudTrail field path", fm.Field)
 		}
 	}
+	if c.Known != nil && (keyword || !c.Known(f)) {
+		return unknown, nil
+	}
+	if c.Known != nil && m.fieldref && len(fm.Values) > 0 {
+		for _, v := range fm.Values {
+			if other, ok := ResolveField(v.S); !ok || !c.Known(other) {
+				return unknown, nil
+			}
+		}
+	}
 	var value string
 	switch {
 	case keyword:
@@ -398,12 +418,46 @@ func (c *Compiler) valuePredicate(f Field, m modifiers, text string, apply func(
 			pats = append(pats, ParsePattern(v).Wrap(m.contains || m.endswith, m.contains || m.startswith))
 		}
 	}
-	var preds []string
-	for _, p := range pats {
-		p := p
-		preds = append(preds, neg(apply(func(x string) string { return c.patternMatch(x, p, m.cased) })))
+	return neg(apply(func(x string) string { return c.patternsMatch(x, pats, m.cased) })), nil
+}
+
+// patternsMatch renders a match of any of the patterns, computing the field once: an IN list when every
+// pattern is exact, one regular expression when there are several others.
+func (c *Compiler) patternsMatch(x string, pats []Pattern, cased bool) string {
+	if len(pats) == 1 {
+		return c.patternMatch(x, pats[0], cased)
 	}
-	return joinSQL(preds, " OR "), nil
+	d := c.Dialect
+	exact := true
+	for _, p := range pats {
+		if p.HasWildcards() {
+			exact = false
+		}
+	}
+	if exact {
+		lx := x
+		if !cased {
+			lx = d.Lower(x)
+		}
+		lits := make([]string, len(pats))
+		for i, p := range pats {
+			t := p.Text()
+			if !cased {
+				t = strings.ToLower(t)
+			}
+			lits[i] = d.String(t)
+		}
+		return lx + " IN (" + strings.Join(lits, ", ") + ")"
+	}
+	alts := make([]string, len(pats))
+	for i, p := range pats {
+		alts[i] = p.Regexp()
+	}
+	flags := "(?s)"
+	if !cased {
+		flags = "(?is)"
+	}
+	return d.Regexp(x, flags+"(?:"+strings.Join(alts, "|")+")")
 }
 
 // patternMatch renders a pattern match on an expression, case-insensitive unless cased.

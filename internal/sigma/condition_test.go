@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -86,6 +87,9 @@ func FuzzPattern(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		p := ParsePattern(s)
 		like := p.Like()
+		if _, err := regexp.Compile(p.Regexp()); err != nil {
+			t.Fatalf("%q: regexp %q: %v", s, p.Regexp(), err)
+		}
 		if !p.HasWildcards() && strings.ContainsAny(strings.NewReplacer(`\%`, "", `\_`, "").Replace(like), "%_") {
 			t.Fatalf("%q: literal pattern rendered with a wildcard: %q", s, like)
 		}

@@ -70,7 +70,8 @@ func (d DuckDB) Value(f Field) string {
 	case List:
 		return fmt.Sprintf("list_transform(%s, r -> r.%s)", d.column(f.Column), f.Path[0])
 	case JSONPath:
-		return fmt.Sprintf("tw_json_values(%s, %s)", d.column(f.Column), d.jsonPath(f.Path))
+		// The text test is cheap and spares the Go function the documents without the key.
+		return fmt.Sprintf("CASE WHEN %s THEN tw_json_values(%s, %s) END", d.hasKeyText(f), d.column(f.Column), d.jsonPath(f.Path))
 	case Virtual:
 		return d.Principal()
 	}
@@ -87,13 +88,23 @@ func (d DuckDB) Value(f Field) string {
 // Exists implements Dialect.
 func (d DuckDB) Exists(f Field) string {
 	if f.Kind == JSONPath {
-		return fmt.Sprintf("tw_json_has(%s, %s)", d.column(f.Column), d.jsonPath(f.Path))
+		return fmt.Sprintf("(%s AND tw_json_has(%s, %s))", d.hasKeyText(f), d.column(f.Column), d.jsonPath(f.Path))
 	}
 	x := d.column(f.Column)
 	for _, p := range f.Path {
 		x += "." + p
 	}
 	return "(" + x + " IS NOT NULL)"
+}
+
+// hasKeyText is a necessary condition for a JSON path to be present: the document's text holds its last
+// key, quoted.
+func (d DuckDB) hasKeyText(f Field) string {
+	key := f.Path[len(f.Path)-1]
+	if strings.ContainsAny(key, "\"\\") || key == "" {
+		return "(" + d.column(f.Column) + " IS NOT NULL)"
+	}
+	return "contains(" + d.column(f.Column) + ", " + d.String(`"`+key+`"`) + ")"
 }
 
 // Any implements Dialect.

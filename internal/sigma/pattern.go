@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -130,4 +131,30 @@ func (p Pattern) Simple() (kind string, text string) {
 		return "any", ""
 	}
 	return "", ""
+}
+
+// Regexp renders the pattern as an RE2 expression matching the whole text (unanchored where it starts or
+// ends with *).
+func (p Pattern) Regexp() string {
+	var b strings.Builder
+	n := len(p)
+	if n == 0 || p[0].Wild != '*' {
+		b.WriteByte('^')
+	}
+	for i, pc := range p {
+		switch {
+		case pc.Wild == '*' && (i == 0 || i == n-1):
+			// leading or trailing: the search is unanchored there
+		case pc.Wild == '*':
+			b.WriteString(".*")
+		case pc.Wild == '?':
+			b.WriteByte('.')
+		default:
+			b.WriteString(regexp.QuoteMeta(pc.Lit))
+		}
+	}
+	if n == 0 || p[n-1].Wild != '*' {
+		b.WriteByte('$')
+	}
+	return b.String()
 }

@@ -17,7 +17,7 @@ import (
 //	tw_json_has(doc, path)     whether the path is present (even as null or empty)
 //	tw_cidr_match(ip, cidr)    whether an IP address is inside a network
 //
-// A path is the list of keys joined by U+001F; keys match exactly, else without regard to case.
+// A path is the list of keys joined by U+001F; keys match exactly (JSON is case-sensitive, as in Athena).
 func ruleUDFs() []udfSet {
 	V, Bool := duckdb.TYPE_VARCHAR, duckdb.TYPE_BOOLEAN
 	listInfo, err := duckdb.NewListInfo(mustTypeInfo(V))
@@ -115,18 +115,7 @@ func walkValue(v []byte, t jsonparser.ValueType, path []string, fn func([]byte, 
 	}
 	cv, ct, _, err := jsonparser.Get(v, path[0])
 	if err != nil {
-		// No exact key: try without regard to case.
-		want := strings.ToLower(path[0])
-		found := false
-		_ = jsonparser.ObjectEach(v, func(k, kv []byte, kt jsonparser.ValueType, _ int) error {
-			if !found && strings.ToLower(string(k)) == want {
-				cv, ct, found = kv, kt, true
-			}
-			return nil
-		})
-		if !found {
-			return
-		}
+		return // keys match exactly, as in Athena's JSON functions
 	}
 	walkValue(cv, ct, path[1:], fn, depth+1)
 }
