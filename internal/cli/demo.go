@@ -104,6 +104,7 @@ the unchanged files are skipped.`,
 				}
 			}
 			fmt.Fprintf(e.stdout, "\nTry your own Athena SQL:  %s query --db %s \"SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n", os.Args[0], dbPath)
+			fmt.Fprintf(e.stdout, "Run the detection rules:  %s detect --db %s --level medium\n", os.Args[0], dbPath)
 			return nil
 		},
 	}
