@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trailwatch/trailwatch/internal/engine"
+	"github.com/trailwatch/trailwatch/internal/rulefmt"
 )
 
 func newDetectCmd(e *env) *cobra.Command {
@@ -54,7 +55,7 @@ today, yesterday or Nd (N days ago).`,
 			default:
 				return usageErr("--format must be table, csv or jsonl")
 			}
-			lvl := engine.Level(minLevel)
+			lvl := rulefmt.LevelRank(minLevel)
 			if lvl < 0 {
 				return usageErr("--level must be informational, low, medium, high or critical")
 			}
@@ -95,7 +96,7 @@ today, yesterday or Nd (N days ago).`,
 			}
 			var shown []engine.Finding
 			for _, f := range findings {
-				if engine.Level(f.Rule.Level) >= lvl {
+				if rulefmt.LevelRank(f.Rule.Level) >= lvl {
 					shown = append(shown, f)
 				}
 			}
@@ -128,7 +129,7 @@ func findingCells(f engine.Finding) []string {
 	if f.Rule.Correlation != nil {
 		count = strconv.Itoa(f.Count)
 	}
-	return []string{f.Rule.Ref(), f.Rule.Level, engine.PCI(f.Rule.PCI.V4), engine.PCI(f.Rule.PCI.V321),
+	return []string{f.Rule.Ref(), f.Rule.Level, pciList(f.Rule.PCI.V4), pciList(f.Rule.PCI.V321),
 		f.Time.Format(time.RFC3339), f.Account, f.Region, f.Principal, eventLabel(f), f.SourceIP, f.EventID, count}
 }
 

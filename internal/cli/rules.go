@@ -70,7 +70,7 @@ func (e *env) loadRules(f ruleFlags) ([]*rulefmt.Rule, rulefmt.Problems, *config
 		if st.IsDir() {
 			rs, ps = rulefmt.LoadFS(os.DirFS(d), ".", d)
 		} else {
-			rs, ps = loadRuleFile(d)
+			rs, ps = rulefmt.LoadFile(d)
 		}
 		all, problems = append(overridden(all, rs), rs...), append(problems, ps...)
 	}
@@ -92,18 +92,6 @@ func overridden(earlier, later []*rulefmt.Rule) []*rulefmt.Rule {
 		}
 	}
 	return kept
-}
-
-func loadRuleFile(path string) ([]*rulefmt.Rule, rulefmt.Problems) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, rulefmt.Problems{{Pos: rulefmt.Pos{File: path}, Msg: err.Error()}}
-	}
-	rs, ps := rulefmt.Parse(path, data)
-	for _, r := range rs {
-		r.Source = &rulefmt.Source{Path: path}
-	}
-	return rs, ps
 }
 
 // compileRules loads and compiles the library; any problem is an error, since running half a library
@@ -163,7 +151,7 @@ func newRulesListCmd(e *env) *cobra.Command {
 				if r.Alerts() {
 					alert = "yes"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref(), r.Level, alert, engine.PCI(r.PCI.V4), engine.PCI(r.PCI.V321), oneLine(r.Title))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref(), r.Level, alert, pciList(r.PCI.V4), pciList(r.PCI.V321), oneLine(r.Title))
 				n++
 			}
 			if err := tw.Flush(); err != nil {
@@ -192,6 +180,14 @@ func matchesPCI(r *rulefmt.Rule, req string) bool {
 		}
 	}
 	return false
+}
+
+// pciList formats requirement numbers for display.
+func pciList(ids []string) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	return strings.Join(ids, ",")
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -107,7 +107,7 @@ func ParseKey(key string) Key {
 	default:
 		return Key{Kind: KindOther}
 	}
-	if !isDigits(account, 12) || !isDigits(y, 4) || !isDigits(m, 2) || !isDigits(d, 2) || region == "" {
+	if !IsDigits(account, 12) || !IsDigits(y, 4) || !IsDigits(m, 2) || !IsDigits(d, 2) || region == "" {
 		return out
 	}
 	if _, err := time.Parse("2006/01/02", y+"/"+m+"/"+d); err != nil {
@@ -136,7 +136,8 @@ func kindFromName(key string) Kind {
 	return KindLog
 }
 
-func isDigits(s string, n int) bool {
+// IsDigits reports whether s is exactly n ASCII digits, as account IDs and the date parts of keys are.
+func IsDigits(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,7 +52,6 @@ type Stats struct {
 	PairsTime  time.Duration // the first query
 	QueryTime  time.Duration // the second query, rows read
 	Duration   time.Duration // wall time
-	SQL        string        // the query run
 }
 
 // row is one candidate event with the rules it matched.
@@ -90,10 +90,8 @@ func (s *Set) windowWhere(opts Options) ([]string, []any) {
 // an event with that pair. It reads two columns.
 func (s *Set) PairsQuery(opts Options) (string, []any) {
 	var pre []string
-	for _, r := range s.Rules {
-		if r.Where != "" {
-			pre = append(pre, "coalesce("+r.Pre+", TRUE)")
-		}
+	for _, i := range s.detections {
+		pre = append(pre, "coalesce("+s.Rules[i].Pre+", TRUE)")
 	}
 	where, args := s.windowWhere(opts)
 	if len(pre) == 0 {
@@ -110,26 +108,22 @@ type pair struct {
 	mask         []uint64
 }
 
-// Query returns the second query of a run: every event of the window whose pair some rule can match and
+// query returns the second query of a run: every event of the window whose pair some rule can match and
 // that some rule does match, with the indexes of the rules it matched and the values the correlations
 // group by. The pairs are bound as parameters (they are text from the logs); so are since and until.
-func (s *Set) Query(opts Options, pairs []pair) (string, []any, []string) {
+func (s *Set) query(opts Options, pairs []pair) (string, []any, []string) {
 	var conds, flags []string
 	var extras []string
 	extraIdx := map[string]int{}
-	k := 0
-	for i, r := range s.Rules {
-		if r.Where == "" {
-			continue
-		}
+	for k, i := range s.detections {
+		r := s.Rules[i]
 		bit := fmt.Sprintf("(tw_p.m%d & %d::UBIGINT) <> 0", k/64, uint64(1)<<(k%64))
-		k++
-		// CASE, not AND: the optimizer would lift the conditions out of an OR of ANDs into a filter on the
-		// table alone, evaluating every rule on every event.
+		// CASE, not AND: with an OR of ANDs, EXPLAIN ANALYZE showed the optimizer lifting the conditions
+		// into a filter on the table alone, evaluating every rule on every event.
 		conds = append(conds, "CASE WHEN "+bit+" THEN "+r.Where+" ELSE FALSE END")
 		flags = append(flags, fmt.Sprintf("CASE WHEN %s THEN CASE WHEN %s THEN %d END END", bit, r.Where, i))
 	}
-	words := (k + 63) / 64
+	words := (len(s.detections) + 63) / 64
 	for _, r := range s.Rules {
 		for _, b := range r.Bases {
 			for _, g := range append(append([]string{}, r.GroupBy[b]...), r.ValueField[b]) {
@@ -197,12 +191,7 @@ func (s *Set) pairs(ctx context.Context, q Querier, opts Options) ([]pair, error
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	defer rows.Close()
-	n := 0
-	for _, r := range s.Rules {
-		if r.Where != "" {
-			n++
-		}
-	}
+	n := len(s.detections)
 	var out []pair
 	for rows.Next() {
 		var p pair
@@ -212,14 +201,14 @@ func (s *Set) pairs(ctx context.Context, q Querier, opts Options) ([]pair, error
 		}
 		list, _ := possible.([]any)
 		p.mask = make([]uint64, (n+63)/64)
-		any := false
+		some := false
 		for i, v := range list {
 			if b, ok := v.(bool); ok && b && i < n {
 				p.mask[i/64] |= 1 << (i % 64)
-				any = true
+				some = true
 			}
 		}
-		if any {
+		if some {
 			out = append(out, p)
 		}
 	}
@@ -237,8 +226,7 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 		return nil, stats, err
 	}
 	stats.Pairs, stats.PairsTime = len(pairs), time.Since(start)
-	query, args, extras := s.Query(opts, pairs)
-	stats.SQL = query
+	query, args, extras := s.query(opts, pairs)
 	var cands []*row
 	if query != "" {
 		cands, err = s.candidates(ctx, q, query, args, len(extras))
@@ -364,7 +352,7 @@ func correlate(r *Rule, cands []*row, index map[*Rule]int, extraIdx map[string]i
 	var order []string
 	for _, cand := range cands {
 		for bi, b := range r.Bases {
-			if !contains(cand.matched, index[b]) {
+			if !slices.Contains(cand.matched, index[b]) {
 				continue
 			}
 			var parts []string
@@ -482,38 +470,4 @@ func holds(ops map[string]float64, n float64) bool {
 		}
 	}
 	return true
-}
-
-func contains(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-// PCI formats requirement lists for display.
-func PCI(ids []string) string {
-	if len(ids) == 0 {
-		return "-"
-	}
-	return strings.Join(ids, ",")
-}
-
-// Level orders severities: informational 0 … critical 4, unknown -1.
-func Level(l string) int {
-	switch l {
-	case "informational":
-		return 0
-	case "low":
-		return 1
-	case "medium":
-		return 2
-	case "high":
-		return 3
-	case "critical":
-		return 4
-	}
-	return -1
 }

@@ -35,57 +35,36 @@ type Set struct {
 	Rules   []*Rule
 	Dialect sigma.Dialect
 	byRef   map[string]*Rule
+	// detections are the indexes in Rules of the detection rules (those with a Where), in order: rule
+	// detections[k] is bit k of a pair's mask.
+	detections []int
 }
 
-// Compile compiles rules for a dialect with parameters. Rules with the same id: the later one wins (user
-// folders come after the built-in library). Every problem is reported; rules with problems are left out.
+// Compile compiles rules for a dialect with parameters. Every problem is reported (a name or id used twice
+// among them); rules with problems are left out. Overriding a built-in rule is the loader's business.
 func Compile(rules []*rulefmt.Rule, d sigma.Dialect, params sigma.Params) (*Set, rulefmt.Problems) {
 	c := &sigma.Compiler{Dialect: d, Params: params}
 	pre := &sigma.Compiler{Dialect: d, Params: params, Known: func(f sigma.Field) bool {
 		return f.Kind == sigma.Scalar && len(f.Path) == 0 && (f.Column == "eventsource" || f.Column == "eventname")
 	}}
 	var problems rulefmt.Problems
-	// Later rules replace earlier ones with the same id.
-	index := map[string]int{}
-	var kept []*rulefmt.Rule
+	byName := map[string]*rulefmt.Rule{} // by name and by id
 	for _, r := range rules {
-		key := r.ID
-		if key == "" {
-			key = "title:" + r.Title + "@" + r.Pos.String()
-		}
-		if i, ok := index[key]; ok {
-			kept[i] = r
-			continue
-		}
-		index[key] = len(kept)
-		kept = append(kept, r)
-	}
-	set := &Set{Dialect: d, byRef: map[string]*Rule{}}
-	counted := map[*rulefmt.Rule]bool{}
-	byName := map[string]*rulefmt.Rule{}
-	for _, r := range kept {
-		if r.Name != "" {
-			if prev, ok := byName[r.Name]; ok && prev != r {
-				problems = append(problems, rulefmt.Problem{Pos: r.Keys["name"], Msg: fmt.Sprintf("name %q is already used by %s", r.Name, prev.Pos)})
+		for _, ref := range []struct{ key, value string }{{"name", r.Name}, {"id", r.ID}} {
+			if ref.value == "" {
+				continue
 			}
-			byName[r.Name] = r
-		}
-		if r.ID != "" {
-			byName[r.ID] = r
-		}
-	}
-	for _, r := range kept {
-		if r.Correlation == nil {
-			continue
-		}
-		for _, ref := range r.Correlation.Rules {
-			if b, ok := byName[ref]; ok && !r.Correlation.Generate {
-				counted[b] = true
+			if prev, ok := byName[ref.value]; ok {
+				problems = append(problems, rulefmt.Problem{Pos: r.Keys[ref.key], Msg: fmt.Sprintf("%s %q is already used by %s", ref.key, ref.value, prev.Pos)})
+				continue
 			}
+			byName[ref.value] = r
 		}
 	}
+	counted := rulefmt.Counted(rules)
+	set := &Set{Dialect: d}
 	compiled := map[*rulefmt.Rule]*Rule{}
-	for _, r := range kept {
+	for _, r := range rules {
 		if r.Correlation != nil {
 			continue
 		}
@@ -106,7 +85,7 @@ func Compile(rules []*rulefmt.Rule, d sigma.Dialect, params sigma.Params) (*Set,
 		compiled[r] = cr
 		set.Rules = append(set.Rules, cr)
 	}
-	for _, r := range kept {
+	for _, r := range rules {
 		if r.Correlation == nil {
 			continue
 		}
@@ -117,15 +96,8 @@ func Compile(rules []*rulefmt.Rule, d sigma.Dialect, params sigma.Params) (*Set,
 		}
 		set.Rules = append(set.Rules, cr)
 	}
-	for _, r := range set.Rules {
-		if r.Name != "" {
-			set.byRef[r.Name] = r
-		}
-		if r.ID != "" {
-			set.byRef[r.ID] = r
-		}
-	}
 	sort.SliceStable(set.Rules, func(i, j int) bool { return set.Rules[i].Ref() < set.Rules[j].Ref() })
+	set.index()
 	return set, problems
 }
 
@@ -203,7 +175,7 @@ func (s *Set) Lookup(ref string) (*Rule, bool) {
 
 // Subset returns a set holding the named rules and the rules they count.
 func (s *Set) Subset(rules ...*Rule) *Set {
-	out := &Set{Dialect: s.Dialect, byRef: map[string]*Rule{}}
+	out := &Set{Dialect: s.Dialect}
 	seen := map[*Rule]bool{}
 	var add func(r *Rule)
 	add = func(r *Rule) {
@@ -219,13 +191,23 @@ func (s *Set) Subset(rules ...*Rule) *Set {
 	for _, r := range rules {
 		add(r)
 	}
-	for _, r := range out.Rules {
+	out.index()
+	return out
+}
+
+// index lets Lookup find the rules by name and by id, and numbers the detection rules.
+func (s *Set) index() {
+	s.byRef = map[string]*Rule{}
+	s.detections = nil
+	for i, r := range s.Rules {
+		if r.Where != "" {
+			s.detections = append(s.detections, i)
+		}
 		if r.Name != "" {
-			out.byRef[r.Name] = r
+			s.byRef[r.Name] = r
 		}
 		if r.ID != "" {
-			out.byRef[r.ID] = r
+			s.byRef[r.ID] = r
 		}
 	}
-	return out
 }

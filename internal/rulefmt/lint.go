@@ -16,7 +16,6 @@ var (
 
 var (
 	statuses = map[string]bool{"stable": true, "test": true, "experimental": true, "deprecated": true, "unsupported": true}
-	levels   = map[string]bool{"informational": true, "low": true, "medium": true, "high": true, "critical": true}
 )
 
 // Lint checks what a rule of the library must have beyond what parsing checks: a UUID id, a name, a
@@ -28,14 +27,7 @@ func Lint(rules []*Rule) Problems {
 	add := func(p Pos, format string, args ...any) {
 		ps = append(ps, Problem{Pos: p, Msg: fmt.Sprintf(format, args...)})
 	}
-	counted := map[string]bool{}
-	for _, r := range rules {
-		if r.Correlation != nil {
-			for _, ref := range r.Correlation.Rules {
-				counted[ref] = true
-			}
-		}
-	}
+	counted := Counted(rules)
 	ids := map[string]*Rule{}
 	names := map[string]*Rule{}
 	for _, r := range rules {
@@ -65,7 +57,6 @@ func Lint(rules []*Rule) Problems {
 		default:
 			names[r.Name] = r
 		}
-		isCounted := counted[r.Name] || counted[r.ID]
 		if !statuses[r.Status] {
 			add(at("status"), "status %q is not one of stable, test, experimental, deprecated, unsupported", r.Status)
 		}
@@ -86,10 +77,10 @@ func Lint(rules []*Rule) Problems {
 				add(at("logsource"), "logsource must be product: aws, service: cloudtrail")
 			}
 		}
-		if isCounted {
+		if counted[r] {
 			continue
 		}
-		if !levels[r.Level] {
+		if LevelRank(r.Level) < 0 {
 			add(at("level"), "level %q is not one of informational, low, medium, high, critical", r.Level)
 		}
 		if len(r.PCI.V4) == 0 {

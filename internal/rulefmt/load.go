@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -45,14 +46,29 @@ func LoadFS(fsys fs.FS, dir, label string) ([]*Rule, Problems) {
 			problems = append(problems, Problem{Pos: Pos{File: name}, Msg: err.Error()})
 			continue
 		}
-		sum := sha256.Sum256(data)
-		src := &Source{Path: name, Hash: hex.EncodeToString(sum[:8])}
-		rs, ps := Parse(name, data)
-		for _, r := range rs {
-			r.Source = src
-		}
+		rs, ps := parseSource(name, data)
 		rules = append(rules, rs...)
 		problems = append(problems, ps...)
 	}
 	return rules, problems
+}
+
+// LoadFile reads one rule file.
+func LoadFile(path string) ([]*Rule, Problems) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Problems{{Pos: Pos{File: path}, Msg: err.Error()}}
+	}
+	return parseSource(path, data)
+}
+
+// parseSource parses a file and records where its rules came from and the file's version hash.
+func parseSource(name string, data []byte) ([]*Rule, Problems) {
+	sum := sha256.Sum256(data)
+	src := &Source{Path: name, Hash: hex.EncodeToString(sum[:8])}
+	rs, ps := Parse(name, data)
+	for _, r := range rs {
+		r.Source = src
+	}
+	return rs, ps
 }

@@ -218,3 +218,36 @@ func (r *Rule) Ref() string {
 
 // Alerts reports whether the rule is marked to alert.
 func (r *Rule) Alerts() bool { return r.Alert != nil && *r.Alert }
+
+// Counted returns the rules that correlations count without generating findings of their own (Sigma's
+// generate: false, the default). They need neither PCI mapping nor tests: their correlation carries them.
+func Counted(rules []*Rule) map[*Rule]bool {
+	refs := map[string]bool{}
+	for _, r := range rules {
+		if r.Correlation != nil && !r.Correlation.Generate {
+			for _, ref := range r.Correlation.Rules {
+				refs[ref] = true
+			}
+		}
+	}
+	out := map[*Rule]bool{}
+	for _, r := range rules {
+		if r.Correlation == nil && (r.Name != "" && refs[r.Name] || r.ID != "" && refs[r.ID]) {
+			out[r] = true
+		}
+	}
+	return out
+}
+
+// Levels are the Sigma severities, lowest first.
+var Levels = []string{"informational", "low", "medium", "high", "critical"}
+
+// LevelRank orders severities: informational 0 … critical 4, and -1 for anything else.
+func LevelRank(level string) int {
+	for i, l := range Levels {
+		if l == level {
+			return i
+		}
+	}
+	return -1
+}

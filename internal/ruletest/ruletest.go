@@ -62,9 +62,10 @@ func Run(ctx context.Context, rules []*rulefmt.Rule, dir string) ([]Result, erro
 	var cases []*ruleCase
 	var results []Result
 	var records [][]byte
+	counted := rulefmt.Counted(rules)
 	for ri, r := range rules {
 		if r.Tests == nil || len(r.Tests.MustFire)+len(r.Tests.MustNotFire) == 0 {
-			if r.Correlation == nil && isCounted(r, rules) {
+			if counted[r] {
 				continue // tested through its correlation
 			}
 			results = append(results, Result{Rule: r, Skipped: "no tests"})
@@ -76,7 +77,7 @@ func Run(ctx context.Context, rules []*rulefmt.Rule, dir string) ([]Result, erro
 			var out []testEvent
 			for i, ev := range evs {
 				id := fmt.Sprintf("tw-test-%03d-%s-%d", ri, kind, i)
-				raw, err := fillEvent(ev.JSON, id, BaseTime.Add(time.Duration(n)*time.Second))
+				raw, err := Fill(ev.JSON, id, BaseTime.Add(time.Duration(n)*time.Second))
 				if err != nil {
 					return nil, fmt.Errorf("%s: %s event %d: %w", ev.Pos, kind, i+1, err)
 				}
@@ -110,20 +111,6 @@ func Run(ctx context.Context, rules []*rulefmt.Rule, dir string) ([]Result, erro
 	}
 	sort.SliceStable(results, func(i, j int) bool { return results[i].Rule.Pos.File < results[j].Rule.Pos.File })
 	return results, nil
-}
-
-func isCounted(r *rulefmt.Rule, rules []*rulefmt.Rule) bool {
-	for _, o := range rules {
-		if o.Correlation == nil {
-			continue
-		}
-		for _, ref := range o.Correlation.Rules {
-			if ref != "" && (ref == r.Name || ref == r.ID) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (c *ruleCase) run(ctx context.Context, st *store.Store, all []*rulefmt.Rule) Result {
@@ -214,9 +201,9 @@ func lookup(set *engine.Set, r *rulefmt.Rule) (*engine.Rule, bool) {
 	return nil, false
 }
 
-// fillEvent gives a test event what CloudTrail always writes and a short test leaves out, and its own
-// eventID so the same real record can serve several rules.
-func fillEvent(raw []byte, id string, t time.Time) ([]byte, error) {
+// Fill gives a test event what CloudTrail always writes and a short test leaves out (eventTime t), and its
+// own eventID id so the same real record can serve several rules.
+func Fill(raw []byte, id string, t time.Time) ([]byte, error) {
 	var ev map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, err
@@ -279,6 +266,3 @@ func Ingest(ctx context.Context, dir string, records [][]byte) (*store.Store, er
 	}
 	return st, nil
 }
-
-// Fill gives a test event the fields CloudTrail always writes and a short test leaves out, and the eventID id.
-func Fill(raw []byte, id string, t time.Time) ([]byte, error) { return fillEvent(raw, id, t) }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -509,7 +510,7 @@ func paramNames() []string {
 	for k := range ParamDocs {
 		names = append(names, k)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	return names
 }
 

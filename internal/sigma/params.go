@@ -126,5 +126,3 @@ func clockMinute(s string) (int, error) {
 	}
 	return hh*60 + mm, nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trailwatch/trailwatch/internal/cloudtrail"
 )
 
 // Folder names CloudTrail delivers to under an account folder.
@@ -62,7 +64,7 @@ func parseFolder(dir string) folder {
 		switch {
 		case d.level == levelAWSLogs && strings.HasPrefix(s, "o-"):
 			d.org, d.level = s, levelOrg
-		case (d.level == levelAWSLogs || d.level == levelOrg) && isDigits(s, 12):
+		case (d.level == levelAWSLogs || d.level == levelOrg) && cloudtrail.IsDigits(s, 12):
 			d.account, d.level = s, levelAccount
 		case d.level == levelAccount && (s == serviceLogs || s == serviceInsight || s == serviceDigest):
 			d.service, d.level = s, levelService
@@ -72,17 +74,17 @@ func parseFolder(dir string) folder {
 		case d.level == levelService && s != "":
 			d.region, d.level = s, levelRegion
 			d.regionPrefix = strings.Join(segs[:i+1], "/") + "/"
-		case d.level == levelRegion && isDigits(s, 4):
+		case d.level == levelRegion && cloudtrail.IsDigits(s, 4):
 			y, _ := strconv.Atoi(s)
 			d.from = time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)
 			d.to = d.from.AddDate(1, 0, -1)
 			d.level = levelYear
-		case d.level == levelYear && isDigits(s, 2) && s >= "01" && s <= "12":
+		case d.level == levelYear && cloudtrail.IsDigits(s, 2) && s >= "01" && s <= "12":
 			m, _ := strconv.Atoi(s)
 			d.from = time.Date(d.from.Year(), time.Month(m), 1, 0, 0, 0, 0, time.UTC)
 			d.to = d.from.AddDate(0, 1, -1)
 			d.level = levelMonth
-		case d.level == levelMonth && isDigits(s, 2) && s >= "01":
+		case d.level == levelMonth && cloudtrail.IsDigits(s, 2) && s >= "01":
 			n, _ := strconv.Atoi(s)
 			day := d.from.AddDate(0, 0, n-1)
 			if day.Month() != d.from.Month() {
@@ -141,16 +143,4 @@ func dateFolders(from, to time.Time) []string {
 		}
 	}
 	return out
-}
-
-func isDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
