@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -112,18 +113,21 @@ type pair struct {
 // that some rule does match, with the indexes of the rules it matched and the values the correlations
 // group by. The pairs are bound as parameters (they are text from the logs); so are since and until.
 func (s *Set) query(opts Options, pairs []pair) (string, []any, []string) {
-	var conds, flags []string
+	var conds []string
 	var extras []string
 	extraIdx := map[string]int{}
+	words := (len(s.detections) + 63) / 64
+	flags := make([][]string, words)
 	for k, i := range s.detections {
 		r := s.Rules[i]
-		bit := fmt.Sprintf("(tw_p.m%d & %d::UBIGINT) <> 0", k/64, uint64(1)<<(k%64))
+		bit := fmt.Sprintf("%d::UBIGINT", uint64(1)<<(k%64))
+		has := fmt.Sprintf("(tw_p.m%d & %s) <> 0", k/64, bit)
 		// CASE, not AND: with an OR of ANDs, EXPLAIN ANALYZE showed the optimizer lifting the conditions
 		// into a filter on the table alone, evaluating every rule on every event.
-		conds = append(conds, "CASE WHEN "+bit+" THEN "+r.Where+" ELSE FALSE END")
-		flags = append(flags, fmt.Sprintf("CASE WHEN %s THEN CASE WHEN %s THEN %d END END", bit, r.Where, i))
+		conds = append(conds, "CASE WHEN "+has+" THEN "+r.Where+" ELSE FALSE END")
+		// The rules an event matched come back as bit masks: cheaper to build and to read than a list.
+		flags[k/64] = append(flags[k/64], fmt.Sprintf("CASE WHEN %s AND (%s) THEN %s ELSE 0::UBIGINT END", has, r.Where, bit))
 	}
-	words := (len(s.detections) + 63) / 64
 	for _, r := range s.Rules {
 		for _, b := range r.Bases {
 			for _, g := range append(append([]string{}, r.GroupBy[b]...), r.ValueField[b]) {
@@ -164,7 +168,9 @@ func (s *Set) query(opts Options, pairs []pair) (string, []any, []string) {
 	var b strings.Builder
 	b.WriteString("SELECT\n\t")
 	b.WriteString(strings.Join(cols, ",\n\t"))
-	b.WriteString(",\n\tlist_filter([\n\t\t" + strings.Join(flags, ",\n\t\t") + "\n\t], x -> x IS NOT NULL) AS tw_rules")
+	for w, fs := range flags {
+		fmt.Fprintf(&b, ",\n\t(%s\n\t) AS tw_rules%d", strings.Join(fs, "\n\t | "), w)
+	}
 	for i, e := range extras {
 		fmt.Fprintf(&b, ",\n\tCAST(%s AS VARCHAR) AS tw_g%d", e, i)
 	}
@@ -229,7 +235,7 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 	query, args, extras := s.query(opts, pairs)
 	var cands []*row
 	if query != "" {
-		cands, err = s.candidates(ctx, q, query, args, len(extras))
+		cands, err = s.candidates(ctx, q, query, args, len(extras), (len(s.detections)+63)/64)
 		if err != nil {
 			return nil, stats, err
 		}
@@ -245,7 +251,11 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 	for i, e := range extras {
 		extraIdx[e] = i
 	}
-	var findings []Finding
+	n := 0
+	for _, c := range cands {
+		n += len(c.matched)
+	}
+	findings := make([]Finding, 0, n)
 	for _, c := range cands {
 		for _, i := range c.matched {
 			if r := s.Rules[i]; r.Emits {
@@ -273,24 +283,28 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 	return findings, stats, nil
 }
 
-func (s *Set) candidates(ctx context.Context, q Querier, query string, args []any, nExtras int) ([]*row, error) {
+func (s *Set) candidates(ctx context.Context, q Querier, query string, args []any, nExtras, words int) ([]*row, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	defer rows.Close()
 	var cands []*row
+	var t sql.NullTime
+	var cols [12]sql.NullString
+	masks := make([]uint64, words)
+	dest := make([]any, 0, 1+len(cols)+words+nExtras)
+	dest = append(dest, &t)
+	for i := range cols {
+		dest = append(dest, &cols[i])
+	}
+	for i := range masks {
+		dest = append(dest, &masks[i])
+	}
+	fixed := len(dest)
 	for rows.Next() {
-		var r row
-		var t sql.NullTime
-		var cols [12]sql.NullString
-		var matched any
-		r.groups = make([]sql.NullString, nExtras)
-		dest := []any{&t}
-		for i := range cols {
-			dest = append(dest, &cols[i])
-		}
-		dest = append(dest, &matched)
+		r := &row{groups: make([]sql.NullString, nExtras)}
+		dest = dest[:fixed]
 		for i := range r.groups {
 			dest = append(dest, &r.groups[i])
 		}
@@ -301,40 +315,17 @@ func (s *Set) candidates(ctx context.Context, q Querier, query string, args []an
 			PrincipalARN: cols[3].String, IdentityType: cols[4].String, EventSource: cols[5].String, EventName: cols[6].String,
 			SourceIP: cols[7].String, UserAgent: cols[8].String, ErrorCode: cols[9].String, EventID: cols[10].String,
 			Object: cols[11].String}
-		r.matched, err = intList(matched)
-		if err != nil {
-			return nil, err
+		for w, m := range masks {
+			for ; m != 0; m &= m - 1 {
+				r.matched = append(r.matched, s.detections[w*64+bits.TrailingZeros64(m)])
+			}
 		}
-		cands = append(cands, &r)
+		cands = append(cands, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	return cands, nil
-}
-
-func intList(v any) ([]int, error) {
-	list, ok := v.([]any)
-	if !ok {
-		if v == nil {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("detect: rule list has type %T", v)
-	}
-	out := make([]int, 0, len(list))
-	for _, x := range list {
-		switch n := x.(type) {
-		case int32:
-			out = append(out, int(n))
-		case int64:
-			out = append(out, int(n))
-		case int:
-			out = append(out, n)
-		default:
-			return nil, fmt.Errorf("detect: rule index has type %T", x)
-		}
-	}
-	return out, nil
 }
 
 // member is a candidate event as a correlation sees it.

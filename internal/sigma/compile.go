@@ -276,6 +276,9 @@ func (c *Compiler) fieldMatch(fm *rulefmt.FieldMatch) (string, error) {
 	}
 
 	var preds []string
+	// Plain string matches of all values go into one test, so the field is computed (and lower-cased) once.
+	plain := !m.re && !m.cidr && m.cmp == "" && !m.fieldref && !m.neq && !m.all
+	var pats []Pattern
 	for _, v := range fm.Values {
 		if v.Kind == rulefmt.Null {
 			if m.neq || m.cmp != "" || m.re || m.cidr || m.fieldref {
@@ -295,12 +298,23 @@ func (c *Compiler) fieldMatch(fm *rulefmt.FieldMatch) (string, error) {
 			}
 		}
 		for _, text := range texts {
+			if plain {
+				ps, err := c.valuePatterns(m, text)
+				if err != nil {
+					return "", err
+				}
+				pats = append(pats, ps...)
+				continue
+			}
 			p, err := c.valuePredicate(f, m, text, apply, list)
 			if err != nil {
 				return "", err
 			}
 			preds = append(preds, p)
 		}
+	}
+	if len(pats) > 0 {
+		preds = append(preds, apply(func(x string) string { return c.patternsMatch(x, pats, m.cased) }))
 	}
 	if len(preds) == 0 {
 		return "FALSE", nil // an empty parameter list matches nothing
@@ -393,7 +407,15 @@ func (c *Compiler) valuePredicate(f Field, m modifiers, text string, apply func(
 		return neg(apply(pred)), nil
 	}
 
-	// Plain string matching, with the encodings first.
+	pats, err := c.valuePatterns(m, text)
+	if err != nil {
+		return "", err
+	}
+	return neg(apply(func(x string) string { return c.patternsMatch(x, pats, m.cased) })), nil
+}
+
+// valuePatterns returns the patterns a plain string value matches, with its encodings and variants.
+func (c *Compiler) valuePatterns(m modifiers, text string) ([]Pattern, error) {
 	variants := []string{text}
 	if m.windash {
 		variants = windashVariants(text)
@@ -413,13 +435,13 @@ func (c *Compiler) valuePredicate(f Field, m modifiers, text string, apply func(
 		}
 	default:
 		if m.utf16 != "" {
-			return "", fmt.Errorf("utf16 modifiers need base64 or base64offset after them")
+			return nil, fmt.Errorf("utf16 modifiers need base64 or base64offset after them")
 		}
 		for _, v := range variants {
 			pats = append(pats, ParsePattern(v).Wrap(m.contains || m.endswith, m.contains || m.startswith))
 		}
 	}
-	return neg(apply(func(x string) string { return c.patternsMatch(x, pats, m.cased) })), nil
+	return pats, nil
 }
 
 // patternsMatch renders a match of any of the patterns, computing the field once: an IN list when every
