@@ -17,13 +17,14 @@ build:
 demo: build
 	./$(BIN) demo
 
-## tools: install the servers the tests run against (MinIO), once
+## tools: install what the tests run against (MinIO, Debian's Chromium), once
 tools:
 	./scripts/install-minio.sh
+	./scripts/install-chromium.sh
 
 ## test: every test, against real servers on loopback
 test: tools vet
-	TRAILWATCH_REQUIRE_MINIO=1 $(GO) test -count=1 -timeout 30m ./...
+	TRAILWATCH_REQUIRE_MINIO=1 TRAILWATCH_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -timeout 30m ./...
 
 ## test-short: unit tests only, no servers
 test-short:
@@ -37,6 +38,11 @@ vet:
 fuzz:
 	$(GO) test ./internal/cloudtrail -run '^$$' -fuzz FuzzRead -fuzztime 60s
 	$(GO) test ./internal/cloudtrail -run '^$$' -fuzz FuzzParseKey -fuzztime 30s
+	$(GO) test ./internal/suppress -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./internal/rulefmt -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./internal/sigma -run '^$$' -fuzz FuzzParseCondition -fuzztime 30s
+	$(GO) test ./internal/sigma -run '^$$' -fuzz FuzzPattern -fuzztime 30s
+	$(GO) test ./internal/evidence -run '^$$' -fuzz FuzzLoadManifest -fuzztime 30s
 
 ## bench: the ingest and query benchmarks of issue 2, written to bench/REPORT.md
 bench: build

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/trailwatch/trailwatch/internal/evidence"
 	"github.com/trailwatch/trailwatch/internal/generate"
+	"github.com/trailwatch/trailwatch/internal/report"
 	"github.com/trailwatch/trailwatch/internal/source"
 	"github.com/trailwatch/trailwatch/internal/store"
 )
@@ -65,7 +68,9 @@ the unchanged files are skipped.`,
 			ctx := cmd.Context()
 			logs := filepath.Join(dir, "logs")
 			fmt.Fprintf(e.stdout, "== Generating a demo organization trail in %s\n", logs)
-			gs, err := generate.Run(ctx, generate.Options{Out: logs, Accounts: 3, Regions: 2, Days: 2, EventsPerDay: 20000, Seed: 1})
+			end := time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC)
+			days := []string{end.AddDate(0, 0, -1).Format("2006-01-02"), end.Format("2006-01-02")}
+			gs, err := generate.Run(ctx, generate.Options{Out: logs, Accounts: 3, Regions: 2, Days: len(days), End: end, EventsPerDay: 20000, Seed: 1})
 			if err != nil {
 				return err
 			}
@@ -103,7 +108,37 @@ the unchanged files are skipped.`,
 					return fmt.Errorf("demo query %s: %w", q.name, err)
 				}
 			}
-			fmt.Fprintf(e.stdout, "\nTry your own Athena SQL:  %s query --db %s \"SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n", os.Args[0], dbPath)
+			st.Close()
+
+			// The daily review of each demo day, signed with a demo key, the second day chained to the first.
+			e.db = dbPath
+			keyPath, pubPath := filepath.Join(dir, "demo-signing-key.pem"), filepath.Join(dir, "demo-signing-key.pub.pem")
+			if _, err := os.Stat(keyPath); err != nil {
+				if err := evidence.GenerateKey(keyPath, pubPath); err != nil {
+					return err
+				}
+			}
+			evidenceDir := filepath.Join(dir, "evidence")
+			var last string
+			for _, day := range days {
+				fmt.Fprintf(e.stdout, "\n== Daily review of %s (PCI DSS 10.4.1)\n", day)
+				bundle, rv, err := e.runReview(ctx, reviewFlags{date: day, out: evidenceDir, key: keyPath, force: true}, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := report.SummaryText(e.stdout, report.NewSummary(rv)); err != nil {
+					return err
+				}
+				last = bundle
+			}
+			rep := evidence.Verify([]string{evidenceDir}, evidence.VerifyOptions{})
+			fmt.Fprintf(e.stdout, "\n== Evidence check (trailwatch evidence verify %s)\n", evidenceDir)
+			if err := rep.Write(e.stdout); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "\nOpen the review:          %s\n", filepath.Join(last, report.ReportHTML))
+			fmt.Fprintf(e.stdout, "Record who reviewed it:   %s review ack %s --by \"Your Name\" --key %s\n", os.Args[0], last, keyPath)
+			fmt.Fprintf(e.stdout, "Try your own Athena SQL:  %s query --db %s \"SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n", os.Args[0], dbPath)
 			fmt.Fprintf(e.stdout, "Run the detection rules:  %s detect --db %s --level medium\n", os.Args[0], dbPath)
 			return nil
 		},

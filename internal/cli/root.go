@@ -103,6 +103,7 @@ trails) into an embedded DuckDB store and lets you query them with the Athena SQ
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%s: %v (see %s --help)", c.CommandPath(), err, c.CommandPath())
 	})
-	root.AddCommand(newIngestCmd(e), newQueryCmd(e), newRulesCmd(e), newDetectCmd(e), newGenerateCmd(e), newDemoCmd(e))
+	root.AddCommand(newIngestCmd(e), newQueryCmd(e), newRulesCmd(e), newDetectCmd(e), newGenerateCmd(e), newDemoCmd(e),
+		newReviewCmd(e), newEvidenceCmd(e), newSuppressionsCmd(e))
 	return root
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -28,8 +29,42 @@ type Config struct {
 	Store string `yaml:"store"`
 	// Rules configures the rule library.
 	Rules Rules `yaml:"rules"`
+	// Review configures the daily review and its evidence bundles.
+	Review Review `yaml:"review"`
 
 	lines map[string]int
+}
+
+// Review configures the daily review.
+type Review struct {
+	// Out is the evidence folder (a bundle per day goes in Out/<day>/), or s3://bucket/prefix.
+	Out string `yaml:"out"`
+	// TimeZone is the zone days are reviewed in (IANA name; default UTC).
+	TimeZone string `yaml:"time_zone"`
+	// SigningKey is a PEM file with an ed25519 private key (PKCS #8) that signs manifests and acks.
+	SigningKey string `yaml:"signing_key"`
+	// Suppressions is the suppressions file (exceptions as code, 10.4.3).
+	Suppressions string `yaml:"suppressions"`
+	// Accounts and Regions are those expected to deliver logs every hour; empty means "those seen in the
+	// previous 7 days".
+	Accounts StringList `yaml:"accounts"`
+	Regions  StringList `yaml:"regions"`
+	// ObjectLock, for an s3:// Out, keeps each bundle object under S3 Object Lock.
+	ObjectLock ObjectLock `yaml:"object_lock"`
+}
+
+// ObjectLock is an S3 Object Lock retention.
+type ObjectLock struct {
+	Mode string `yaml:"mode"` // GOVERNANCE or COMPLIANCE
+	Days int    `yaml:"days"`
+}
+
+// Location returns the review time zone.
+func (r Review) Location() (*time.Location, error) {
+	if r.TimeZone == "" {
+		return time.UTC, nil
+	}
+	return time.LoadLocation(r.TimeZone)
 }
 
 // Rules configures the rule library.
@@ -152,6 +187,30 @@ func (c *Config) Validate() error {
 	for _, f := range c.Rules.Folders {
 		if st, err := os.Stat(c.Resolve(f)); err != nil || !st.IsDir() {
 			msgs = append(msgs, fmt.Sprintf("%s: rules folder %s does not exist", c.at("rules.folders"), f))
+		}
+	}
+	if _, err := c.Review.Location(); err != nil {
+		msgs = append(msgs, fmt.Sprintf("%s: time_zone %q is not a known time zone", c.at("review.time_zone"), c.Review.TimeZone))
+	}
+	for _, f := range []struct{ key, path string }{{"review.signing_key", c.Review.SigningKey}, {"review.suppressions", c.Review.Suppressions}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(c.Resolve(f.path)); err != nil || st.IsDir() {
+			msgs = append(msgs, fmt.Sprintf("%s: %s is not a readable file", c.at(f.key), f.path))
+		}
+	}
+	for _, a := range c.Review.Accounts {
+		if len(a) != 12 || strings.Trim(a, "0123456789") != "" {
+			msgs = append(msgs, fmt.Sprintf("%s: account %q is not a 12-digit AWS account id", c.at("review.accounts"), a))
+		}
+	}
+	if ol := c.Review.ObjectLock; ol.Mode != "" || ol.Days != 0 {
+		if ol.Mode != "GOVERNANCE" && ol.Mode != "COMPLIANCE" {
+			msgs = append(msgs, fmt.Sprintf("%s: object_lock.mode must be GOVERNANCE or COMPLIANCE", c.at("review.object_lock.mode")))
+		}
+		if ol.Days < 1 {
+			msgs = append(msgs, fmt.Sprintf("%s: object_lock.days must be at least 1", c.at("review.object_lock.days")))
 		}
 	}
 	if len(msgs) > 0 {

@@ -124,3 +124,17 @@ func Corresponds(v321, v4 string) bool {
 
 // Matches reports whether a requirement ID selects id: equal, or a parent of it (10.2.1 selects 10.2.1.4).
 func Matches(filter, id string) bool { return id == filter || strings.HasPrefix(id, filter+".") }
+
+// V321For returns the v3.2.1 requirements that a v4.0.1 requirement carries on, in catalog order.
+func V321For(v4 string) []string {
+	var out []string
+	for _, r := range V321 {
+		for _, id := range toV4[r.ID] {
+			if id == v4 {
+				out = append(out, r.ID)
+				break
+			}
+		}
+	}
+	return out
+}

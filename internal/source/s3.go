@@ -62,13 +62,29 @@ func newS3(ctx context.Context, location string, opts Options, optFns ...func(*s
 	if err != nil {
 		return nil, err
 	}
+	client, err := NewS3Client(ctx, opts, optFns...)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", location, err)
+	}
+	return &S3{
+		client:   client,
+		bucket:   bucket,
+		prefix:   prefix,
+		location: location,
+		now:      time.Now,
+	}, nil
+}
+
+// NewS3Client returns an S3 client with the standard AWS configuration chain, opts.Region and, for
+// S3-compatible stores, opts.Endpoint with path-style addressing.
+func NewS3Client(ctx context.Context, opts Options, optFns ...func(*s3.Options)) (*s3.Client, error) {
 	var load []func(*config.LoadOptions) error
 	if opts.Region != "" {
 		load = append(load, config.WithRegion(opts.Region))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: load AWS config: %w", location, err)
+		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = defaultRegion
@@ -83,13 +99,12 @@ func newS3(ctx context.Context, location string, opts Options, optFns ...func(*s
 			o.UsePathStyle = true
 		}}, optFns...)
 	}
-	return &S3{
-		client:   s3.NewFromConfig(cfg, optFns...),
-		bucket:   bucket,
-		prefix:   prefix,
-		location: location,
-		now:      time.Now,
-	}, nil
+	return s3.NewFromConfig(cfg, optFns...), nil
+}
+
+// ParseS3Location splits s3://bucket/prefix.
+func ParseS3Location(location string) (bucket, prefix string, err error) {
+	return parseS3Location(location)
 }
 
 // parseS3Location splits s3://bucket/prefix.

@@ -1,0 +1,91 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/trailwatch/trailwatch/internal/review"
+)
+
+// Files of a bundle, besides findings/<rule>.csv and the evidence package's manifest, signature and ack.
+const (
+	ReportHTML   = "report.html"
+	ReportMD     = "report.md"
+	FindingsFile = "findings.json"
+	QueriesFile  = "queries.sql"
+	CoverageFile = "coverage.json"
+	RunFile      = "run.json"
+	SummaryTXT   = "summary.txt"
+	SummaryHTM   = "summary.html"
+	FindingsDir  = "findings"
+)
+
+// WriteBundle writes every file of a review into dir, which must not exist or be empty.
+func WriteBundle(dir string, rv *review.Review) error {
+	if err := os.MkdirAll(filepath.Join(dir, FindingsDir), 0o755); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	sum := NewSummary(rv)
+	files := []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{ReportHTML, func(w io.Writer) error { return HTML(w, rv) }},
+		{ReportMD, func(w io.Writer) error { return Markdown(w, rv) }},
+		{FindingsFile, func(w io.Writer) error { return FindingsJSON(w, rv) }},
+		{QueriesFile, func(w io.Writer) error { return QueriesSQL(w, rv) }},
+		{CoverageFile, func(w io.Writer) error { return CoverageJSON(w, rv) }},
+		{RunFile, func(w io.Writer) error { return RunJSON(w, rv) }},
+		{SummaryTXT, func(w io.Writer) error { return SummaryText(w, sum) }},
+		{SummaryHTM, func(w io.Writer) error { return SummaryHTML(w, sum) }},
+	}
+	for _, g := range ByRule(rv.Findings) {
+		files = append(files, struct {
+			name  string
+			write func(io.Writer) error
+		}{filepath.Join(FindingsDir, CSVName(g.Rule)), func(w io.Writer) error { return RuleCSV(w, g.Findings) }})
+	}
+	for _, f := range files {
+		if err := writeFile(filepath.Join(dir, f.name), f.write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CSVName is the file name of a rule's findings: the rule name with anything but letters, digits, dot,
+// dash and underscore replaced.
+func CSVName(rule string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, rule) + ".csv"
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write bundle %s: %w", path, err)
+	}
+	return nil
+}

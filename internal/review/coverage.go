@@ -1,0 +1,292 @@
+package review
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/trailwatch/trailwatch/internal/engine"
+)
+
+// cellKey names an account and region.
+type cellKey struct{ account, region string }
+
+// coverage fills rv.Coverage: log files and events per account × region × hour, the gaps in what was
+// expected, and accounts seen for the first time; gaps and new accounts are findings too.
+func coverage(ctx context.Context, q engine.Querier, rv *Review, opts Options, loc *time.Location) error {
+	w := rv.Window
+	cov := &rv.Coverage
+	var hours []time.Time
+	for h := w.Since.UTC().Truncate(time.Hour); h.Before(w.Until); h = h.Add(time.Hour) {
+		hours = append(hours, h)
+		cov.Hours = append(cov.Hours, h.Format(time.RFC3339))
+	}
+	hourIdx := func(t time.Time) int {
+		i := int(t.UTC().Truncate(time.Hour).Sub(hours[0]) / time.Hour)
+		if i < 0 || i >= len(hours) {
+			return -1
+		}
+		return i
+	}
+	if len(hours) == 0 {
+		return nil
+	}
+
+	// What was expected: the configuration, or what delivered logs in the 7 days before.
+	before := w.Since.AddDate(0, 0, -7)
+	var expected []cellKey
+	if len(opts.ExpectedAccounts) > 0 || len(opts.ExpectedRegions) > 0 {
+		cov.ExpectedFrom = "config"
+		cov.ExpectedAccounts, cov.ExpectedRegions = opts.ExpectedAccounts, opts.ExpectedRegions
+		if len(cov.ExpectedRegions) == 0 || len(cov.ExpectedAccounts) == 0 {
+			seen, err := pairs(ctx, q, before, w.Since)
+			if err != nil {
+				return err
+			}
+			if len(cov.ExpectedAccounts) == 0 {
+				cov.ExpectedAccounts = distinct(seen, func(k cellKey) string { return k.account })
+			}
+			if len(cov.ExpectedRegions) == 0 {
+				cov.ExpectedRegions = distinct(seen, func(k cellKey) string { return k.region })
+			}
+		}
+		for _, a := range cov.ExpectedAccounts {
+			for _, r := range cov.ExpectedRegions {
+				expected = append(expected, cellKey{a, r})
+			}
+		}
+	} else {
+		seen, err := pairs(ctx, q, before, w.Since)
+		if err != nil {
+			return err
+		}
+		expected = seen
+		cov.ExpectedFrom = "seen in the previous 7 days"
+		if len(seen) == 0 {
+			cov.ExpectedFrom = "no logs in the previous 7 days: only what this window holds"
+		}
+		cov.ExpectedAccounts = distinct(seen, func(k cellKey) string { return k.account })
+		cov.ExpectedRegions = distinct(seen, func(k cellKey) string { return k.region })
+	}
+
+	cells := map[cellKey]*Cell{}
+	cell := func(k cellKey) *Cell {
+		c, ok := cells[k]
+		if !ok {
+			c = &Cell{Account: k.account, Region: k.region, Files: make([]int, len(hours)), Events: make([]int64, len(hours))}
+			cells[k] = c
+		}
+		return c
+	}
+	for _, k := range expected {
+		cell(k)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT account, region, date_trunc('hour', event_time) AS h, count(*)
+		FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ? GROUP BY ALL`, w.Since, w.Until)
+	if err != nil {
+		return fmt.Errorf("review: coverage: %w", err)
+	}
+	for rows.Next() {
+		var a, r *string
+		var h time.Time
+		var n int64
+		if err := rows.Scan(&a, &r, &h, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("review: coverage: %w", err)
+		}
+		if i := hourIdx(h); i >= 0 {
+			cell(cellKey{deref(a), deref(r)}).Events[i] += n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("review: coverage: %w", err)
+	}
+	// Files per hour, from the delivery time in the CloudTrail file name (…_20260301T0105Z_….json.gz).
+	rows, err = q.QueryContext(ctx, `SELECT account, region, strptime(m, '%Y%m%dT%H%M') AS t, count(*) FROM (
+		SELECT account, region, regexp_extract(uri, '_(\d{8}T\d{4})Z_[^/]*$', 1) AS m FROM tw_files
+		WHERE day BETWEEN CAST(? AS DATE) - 1 AND CAST(? AS DATE) + 1) WHERE m <> '' GROUP BY ALL`,
+		w.Since.UTC().Format("2006-01-02"), w.Until.UTC().Format("2006-01-02"))
+	if err != nil {
+		return fmt.Errorf("review: coverage files: %w", err)
+	}
+	for rows.Next() {
+		var a, r *string
+		var t time.Time
+		var n int
+		if err := rows.Scan(&a, &r, &t, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("review: coverage files: %w", err)
+		}
+		// A file is delivered up to 15 minutes after its period: count it in the hour it names, which
+		// ends the period it holds.
+		if i := hourIdx(t); i >= 0 {
+			cell(cellKey{deref(a), deref(r)}).Files[i] += n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("review: coverage files: %w", err)
+	}
+
+	keys := make([]cellKey, 0, len(cells))
+	for k := range cells {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].account != keys[j].account {
+			return keys[i].account < keys[j].account
+		}
+		return keys[i].region < keys[j].region
+	})
+	isExpected := map[cellKey]bool{}
+	for _, k := range expected {
+		isExpected[k] = true
+	}
+	now := time.Now()
+	if opts.Now != nil {
+		now = opts.Now()
+	}
+	cov.Cells, cov.Gaps = []Cell{}, []Gap{}
+	for _, k := range keys {
+		c := cells[k]
+		cov.Cells = append(cov.Cells, *c)
+		if !isExpected[k] {
+			continue
+		}
+		empty := func(i int) bool { return c.Files[i] == 0 && c.Events[i] == 0 && hours[i].Add(time.Hour).Before(now) }
+		silent := true
+		for i := range hours {
+			if !empty(i) {
+				silent = false
+			}
+		}
+		if silent {
+			g := Gap{Account: k.account, Region: k.region, From: hours[0], Until: w.Until, Silent: true}
+			cov.Gaps = append(cov.Gaps, g)
+			rv.Findings = append(rv.Findings, checkFinding("log_source_silent", g.From, Finding{Account: k.account, Region: k.region,
+				Detail: fmt.Sprintf("no CloudTrail log file from account %s in %s in the whole window %s", k.account, k.region, w.Label)}))
+			continue
+		}
+		for i := 0; i < len(hours); i++ {
+			if !empty(i) {
+				continue
+			}
+			j := i
+			for j+1 < len(hours) && empty(j+1) {
+				j++
+			}
+			g := Gap{Account: k.account, Region: k.region, From: hours[i], Until: hours[j].Add(time.Hour)}
+			cov.Gaps = append(cov.Gaps, g)
+			rv.Findings = append(rv.Findings, checkFinding("log_delivery_gap", g.From, Finding{Account: k.account, Region: k.region,
+				Detail: fmt.Sprintf("no CloudTrail log file from account %s in %s from %s to %s (%d h)", k.account, k.region,
+					g.From.In(loc).Format("2006-01-02 15:04"), g.Until.In(loc).Format("2006-01-02 15:04 MST"), j-i+1)}))
+			i = j
+		}
+	}
+
+	// Accounts seen for the first time: in the window, never before it (when there is a before).
+	news, err := strs(ctx, q, `SELECT DISTINCT account FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ? AND account IS NOT NULL
+		AND EXISTS (SELECT 1 FROM cloudtrail_logs WHERE event_time < ?)
+		AND account NOT IN (SELECT DISTINCT account FROM cloudtrail_logs WHERE event_time < ? AND account IS NOT NULL) ORDER BY 1`,
+		w.Since, w.Until, w.Since, w.Since)
+	if err != nil {
+		return err
+	}
+	cov.NewAccounts = news
+	for _, a := range news {
+		first := w.Since
+	scan:
+		for i := range hours {
+			for _, c := range cov.Cells {
+				if c.Account == a && c.Events[i] > 0 {
+					first = hours[i]
+					break scan
+				}
+			}
+		}
+		rv.Findings = append(rv.Findings, checkFinding("account_first_seen", first, Finding{Account: a,
+			Detail: fmt.Sprintf("account %s delivered CloudTrail logs for the first time in %s", a, w.Label)}))
+	}
+	if cov.ExpectedAccounts == nil {
+		cov.ExpectedAccounts = []string{}
+	}
+	if cov.ExpectedRegions == nil {
+		cov.ExpectedRegions = []string{}
+	}
+	return nil
+}
+
+func pairs(ctx context.Context, q engine.Querier, since, until time.Time) ([]cellKey, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT account, region FROM cloudtrail_logs
+		WHERE event_time >= ? AND event_time < ? AND account IS NOT NULL AND region IS NOT NULL ORDER BY 1, 2`, since, until)
+	if err != nil {
+		return nil, fmt.Errorf("review: expected accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []cellKey
+	for rows.Next() {
+		var k cellKey
+		if err := rows.Scan(&k.account, &k.region); err != nil {
+			return nil, fmt.Errorf("review: expected accounts: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func distinct(ks []cellKey, f func(cellKey) string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, k := range ks {
+		if v := f(k); !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// retention fills rv.Retention: the oldest day of logs per account and region in the store, flagged when
+// short of 10.5.1 (12 months available, 3 months at hand).
+func retention(ctx context.Context, q engine.Querier, rv *Review, at time.Time) error {
+	rows, err := q.QueryContext(ctx, `SELECT account, region, min(event_time) FROM cloudtrail_logs
+		WHERE account IS NOT NULL AND region IS NOT NULL GROUP BY ALL ORDER BY 1, 2`)
+	if err != nil {
+		return fmt.Errorf("review: retention: %w", err)
+	}
+	defer rows.Close()
+	rv.Retention = []Retention{}
+	for rows.Next() {
+		var r Retention
+		var oldest time.Time
+		if err := rows.Scan(&r.Account, &r.Region, &oldest); err != nil {
+			return fmt.Errorf("review: retention: %w", err)
+		}
+		r.OldestInStore = oldest.UTC().Format("2006-01-02")
+		r.StoreDays = int(at.Sub(oldest.UTC().Truncate(24*time.Hour)).Hours() / 24)
+		r.AvailableDays = r.StoreDays
+		if r.StoreDays < 90 {
+			r.Problems = append(r.Problems, fmt.Sprintf("only %d days in the store (10.5.1: at least 3 months immediately available)", r.StoreDays))
+		}
+		if r.AvailableDays < 365 {
+			r.Problems = append(r.Problems, fmt.Sprintf("only %d days of logs available (10.5.1: at least 12 months)", r.AvailableDays))
+		}
+		rv.Retention = append(rv.Retention, r)
+		if len(r.Problems) > 0 {
+			rv.Findings = append(rv.Findings, checkFinding("log_retention_short", rv.Window.Since, Finding{Account: r.Account, Region: r.Region,
+				Detail: fmt.Sprintf("account %s in %s: oldest log day %s; %s", r.Account, r.Region, r.OldestInStore, strings.Join(r.Problems, "; "))}))
+		}
+	}
+	return rows.Err()
+}
