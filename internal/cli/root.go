@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -61,6 +62,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// The ingest pipeline's live heap is small and churns fast: at the default GOGC=100 it spent 7% of
 		// the CPU in thousands of collections per million events.
 		debug.SetGCPercent(400)
+	}
+	if path := os.Getenv("TRAILWATCH_CPUPROFILE"); path != "" {
+		// For performance work: a Go CPU profile of the whole command (see README, Performance).
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

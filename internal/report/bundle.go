@@ -2,11 +2,14 @@ package report
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/trailwatch/trailwatch/internal/review"
 )
@@ -34,9 +37,9 @@ func WriteBundle(dir string, rv *review.Review) error {
 		name  string
 		write func(io.Writer) error
 	}{
+		{FindingsFile, func(w io.Writer) error { return FindingsJSON(w, rv) }},
 		{ReportHTML, func(w io.Writer) error { return HTML(w, rv) }},
 		{ReportMD, func(w io.Writer) error { return Markdown(w, rv) }},
-		{FindingsFile, func(w io.Writer) error { return FindingsJSON(w, rv) }},
 		{QueriesFile, func(w io.Writer) error { return QueriesSQL(w, rv) }},
 		{CoverageFile, func(w io.Writer) error { return CoverageJSON(w, rv) }},
 		{RunFile, func(w io.Writer) error { return RunJSON(w, rv) }},
@@ -49,12 +52,25 @@ func WriteBundle(dir string, rv *review.Review) error {
 			write func(io.Writer) error
 		}{filepath.Join(FindingsDir, CSVName(g.Rule)), func(w io.Writer) error { return RuleCSV(w, g.Findings) }})
 	}
-	for _, f := range files {
-		if err := writeFile(filepath.Join(dir, f.name), f.write); err != nil {
-			return err
-		}
+	// The files are independent: write them on every core, the largest (findings.json) first.
+	work := make(chan int, len(files))
+	for i := range files {
+		work <- i
 	}
-	return nil
+	close(work)
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				errs[i] = writeFile(filepath.Join(dir, files[i].name), files[i].write)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // CSVName is the file name of a rule's findings: the rule name with anything but letters, digits, dot,

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -13,9 +15,39 @@ import (
 	"github.com/trailwatch/trailwatch/internal/review"
 )
 
-// FindingsJSON writes findings.json: the whole review (schema review.Schema, see docs/findings-json.md).
+// FindingsJSON writes findings.json: the whole review (schema review.Schema, documented in
+// docs/findings-json.md), compact, with one finding per line so that the file stays quick to write and
+// to grep at hundreds of thousands of findings.
 func FindingsJSON(w io.Writer, rv *review.Review) error {
-	return writeJSON(w, rv)
+	head := *rv
+	head.Findings = nil
+	b, err := json.MarshalIndent(&head, "", "  ")
+	if err != nil {
+		return err
+	}
+	const slot = `"findings": null`
+	i := bytes.Index(b, []byte(slot))
+	if i < 0 {
+		return fmt.Errorf("findings.json: no findings slot")
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	bw.Write(b[:i])
+	bw.WriteString("\"findings\": [")
+	for k := range rv.Findings {
+		if k > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteByte('\n')
+		line, err := json.Marshal(&rv.Findings[k])
+		if err != nil {
+			return err
+		}
+		bw.Write(line)
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(b[i+len(slot):])
+	bw.WriteByte('\n')
+	return bw.Flush()
 }
 
 // CoverageJSON writes coverage.json: which account × region × hour had log files and events, and the gaps.
@@ -121,16 +153,26 @@ func defuse(v string) string {
 func ByRule(fs []review.Finding) []RuleFindings {
 	idx := map[string]int{}
 	var out []RuleFindings
-	for _, f := range fs {
-		i, ok := idx[f.Rule]
+	var counts []int
+	for i := range fs {
+		f := &fs[i]
+		k, ok := idx[f.Rule]
 		if !ok {
-			i = len(out)
-			idx[f.Rule] = i
+			k = len(out)
+			idx[f.Rule] = k
 			out = append(out, RuleFindings{Rule: f.Rule, RuleID: f.RuleID, Title: f.Title, Level: f.Level, PCIv4: f.PCIv4, PCIv321: f.PCIv321})
+			counts = append(counts, 0)
 		}
-		out[i].Findings = append(out[i].Findings, f)
-		if f.Suppressed != nil {
-			out[i].Suppressed++
+		counts[k]++
+	}
+	for k := range out {
+		out[k].Findings = make([]review.Finding, 0, counts[k])
+	}
+	for i := range fs {
+		k := idx[fs[i].Rule]
+		out[k].Findings = append(out[k].Findings, fs[i])
+		if fs[i].Suppressed != nil {
+			out[k].Suppressed++
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {

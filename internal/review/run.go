@@ -110,6 +110,7 @@ func Run(ctx context.Context, q engine.Querier, opts Options) (*Review, error) {
 			notes[s] = n
 		}
 	}
+	rv.Findings = make([]Finding, 0, len(found)+64)
 	for i := range found {
 		f := &found[i]
 		rf := findingOf(f)
@@ -144,8 +145,11 @@ func Run(ctx context.Context, q engine.Querier, opts Options) (*Review, error) {
 	if rv.Events, err = count(ctx, q, "SELECT count(*) FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ?", w.Since, w.Until); err != nil {
 		return nil, err
 	}
-	if rv.Sources, err = strs(ctx, q, `SELECT DISTINCT coalesce(regexp_extract(source_object, '^(.*?)AWSLogs/', 1), source_object)
-		FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ? ORDER BY 1`, w.Since, w.Until); err != nil {
+	// Sources: where the window's log files came from, up to the AWSLogs/ folder (from the files table,
+	// thousands of rows where the events are millions).
+	if rv.Sources, err = strs(ctx, q, `SELECT DISTINCT coalesce(nullif(regexp_extract(uri, '^(.*?)AWSLogs/', 1), ''), uri)
+		FROM tw_files WHERE day BETWEEN CAST(? AS DATE) - 1 AND CAST(? AS DATE) + 1 ORDER BY 1`,
+		w.Since.UTC().Format("2006-01-02"), w.Until.UTC().Format("2006-01-02")); err != nil {
 		return nil, err
 	}
 	if err := coverage(ctx, q, rv, opts, loc); err != nil {
