@@ -187,8 +187,12 @@ func (e *env) runReview(ctx context.Context, f reviewFlags, now time.Time) (stri
 		return "", nil, err
 	}
 	defer st.Close()
+	history, err := sourceHistory(ctx, cfg)
+	if err != nil {
+		return "", nil, err
+	}
 	opts := review.Options{Window: w, Rules: set, Suppressions: supp, ExpectedAccounts: cfg.Review.Accounts,
-		ExpectedRegions: cfg.Review.Regions, Unreviewed: unreviewed, Version: Version}
+		ExpectedRegions: cfg.Review.Regions, Unreviewed: unreviewed, SourceHistory: history, Version: Version}
 	rv, err := review.Run(ctx, st.DB, opts)
 	if err != nil {
 		return "", nil, err
@@ -223,6 +227,34 @@ func (e *env) runReview(ctx context.Context, f reviewFlags, now time.Time) (stri
 		return "", nil, fmt.Errorf("review: %w", err)
 	}
 	return dir, rv, nil
+}
+
+// sourceHistory asks each configured source how far back its logs go; nil when none is configured.
+func sourceHistory(ctx context.Context, cfg *config.Config) ([]source.Oldest, error) {
+	if len(cfg.Sources) == 0 {
+		return nil, nil
+	}
+	out := []source.Oldest{}
+	for _, c := range cfg.Sources {
+		loc := c.Location
+		if !strings.HasPrefix(loc, "s3://") {
+			loc = cfg.Resolve(loc)
+		}
+		src, err := source.New(ctx, loc, source.Options{Endpoint: c.Endpoint, Region: c.Region})
+		if err != nil {
+			return nil, err
+		}
+		h, ok := src.(source.Historian)
+		if !ok {
+			continue
+		}
+		days, err := h.OldestDays(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("review: retention: %w", err)
+		}
+		out = append(out, days...)
+	}
+	return out, nil
 }
 
 // s3Evidence opens an s3://bucket/prefix evidence folder, with the configured Object Lock.

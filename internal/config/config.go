@@ -29,10 +29,22 @@ type Config struct {
 	Store string `yaml:"store"`
 	// Rules configures the rule library.
 	Rules Rules `yaml:"rules"`
+	// Sources are where the CloudTrail logs come from: S3 trail buckets or folders. The review reads how
+	// far back they go (PCI DSS 10.5.1).
+	Sources []Source `yaml:"sources"`
 	// Review configures the daily review and its evidence bundles.
 	Review Review `yaml:"review"`
 
 	lines map[string]int
+}
+
+// Source is one place logs come from.
+type Source struct {
+	// Location is s3://bucket/prefix or a folder.
+	Location string `yaml:"location"`
+	// Endpoint and Region are for S3: an S3-compatible endpoint, and the bucket's region.
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
 }
 
 // Review configures the daily review.
@@ -187,6 +199,17 @@ func (c *Config) Validate() error {
 	for _, f := range c.Rules.Folders {
 		if st, err := os.Stat(c.Resolve(f)); err != nil || !st.IsDir() {
 			msgs = append(msgs, fmt.Sprintf("%s: rules folder %s does not exist", c.at("rules.folders"), f))
+		}
+	}
+	for _, src := range c.Sources {
+		switch {
+		case src.Location == "":
+			msgs = append(msgs, fmt.Sprintf("%s: a source needs a location (s3://bucket/prefix or a folder)", c.at("sources")))
+		case strings.HasPrefix(src.Location, "s3://"):
+		default:
+			if st, err := os.Stat(c.Resolve(src.Location)); err != nil || !st.IsDir() {
+				msgs = append(msgs, fmt.Sprintf("%s: source folder %s does not exist", c.at("sources"), src.Location))
+			}
 		}
 	}
 	if _, err := c.Review.Location(); err != nil {

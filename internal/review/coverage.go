@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trailwatch/trailwatch/internal/engine"
+	"github.com/trailwatch/trailwatch/internal/source"
 )
 
 // cellKey names an account and region.
@@ -257,36 +258,80 @@ func deref(s *string) string {
 	return *s
 }
 
-// retention fills rv.Retention: the oldest day of logs per account and region in the store, flagged when
-// short of 10.5.1 (12 months available, 3 months at hand).
-func retention(ctx context.Context, q engine.Querier, rv *Review, at time.Time) error {
+// retention fills rv.Retention: the oldest day of logs per account and region in the store and in the
+// configured sources, flagged when short of 10.5.1 (12 months available, 3 months at hand).
+func retention(ctx context.Context, q engine.Querier, rv *Review, at time.Time, history []source.Oldest) error {
 	rows, err := q.QueryContext(ctx, `SELECT account, region, min(event_time) FROM cloudtrail_logs
-		WHERE account IS NOT NULL AND region IS NOT NULL GROUP BY ALL ORDER BY 1, 2`)
+		WHERE account IS NOT NULL AND region IS NOT NULL GROUP BY ALL`)
 	if err != nil {
 		return fmt.Errorf("review: retention: %w", err)
 	}
 	defer rows.Close()
-	rv.Retention = []Retention{}
+	inStore := map[cellKey]time.Time{}
 	for rows.Next() {
-		var r Retention
+		var k cellKey
 		var oldest time.Time
-		if err := rows.Scan(&r.Account, &r.Region, &oldest); err != nil {
+		if err := rows.Scan(&k.account, &k.region, &oldest); err != nil {
 			return fmt.Errorf("review: retention: %w", err)
 		}
-		r.OldestInStore = oldest.UTC().Format("2006-01-02")
-		r.StoreDays = int(at.Sub(oldest.UTC().Truncate(24*time.Hour)).Hours() / 24)
-		r.AvailableDays = r.StoreDays
+		inStore[k] = oldest.UTC().Truncate(24 * time.Hour)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("review: retention: %w", err)
+	}
+	inSource := map[cellKey]time.Time{}
+	for _, o := range history {
+		inSource[cellKey{o.Account, o.Region}] = o.Day
+	}
+	keys := make([]cellKey, 0, len(inStore))
+	for k := range inStore {
+		keys = append(keys, k)
+	}
+	for k := range inSource {
+		if _, ok := inStore[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].account != keys[j].account {
+			return keys[i].account < keys[j].account
+		}
+		return keys[i].region < keys[j].region
+	})
+	days := func(t time.Time) int { return int(at.Sub(t).Hours() / 24) }
+	rv.Retention = []Retention{}
+	for _, k := range keys {
+		r := Retention{Account: k.account, Region: k.region}
+		oldest := time.Time{}
+		if t, ok := inStore[k]; ok {
+			r.OldestInStore, r.StoreDays, oldest = t.Format("2006-01-02"), days(t), t
+		}
+		if t, ok := inSource[k]; ok {
+			r.OldestInSource = t.Format("2006-01-02")
+			if oldest.IsZero() || t.Before(oldest) {
+				oldest = t
+			}
+		}
+		r.AvailableDays = days(oldest)
 		if r.StoreDays < 90 {
 			r.Problems = append(r.Problems, fmt.Sprintf("only %d days in the store (10.5.1: at least 3 months immediately available)", r.StoreDays))
 		}
 		if r.AvailableDays < 365 {
-			r.Problems = append(r.Problems, fmt.Sprintf("only %d days of logs available (10.5.1: at least 12 months)", r.AvailableDays))
+			where := "in the store"
+			if history != nil {
+				where = "in the store and the source"
+			}
+			r.Problems = append(r.Problems, fmt.Sprintf("only %d days of logs %s (10.5.1: at least 12 months)", r.AvailableDays, where))
 		}
 		rv.Retention = append(rv.Retention, r)
 		if len(r.Problems) > 0 {
+			oldestText := r.OldestInStore
+			if r.OldestInSource != "" {
+				oldestText += " in the store, " + r.OldestInSource + " in the source"
+			}
 			rv.Findings = append(rv.Findings, checkFinding("log_retention_short", rv.Window.Since, Finding{Account: r.Account, Region: r.Region,
-				Detail: fmt.Sprintf("account %s in %s: oldest log day %s; %s", r.Account, r.Region, r.OldestInStore, strings.Join(r.Problems, "; "))}))
+				Detail: fmt.Sprintf("account %s in %s: oldest log day %s; %s", r.Account, r.Region, oldestText, strings.Join(r.Problems, "; "))}))
 		}
 	}
-	return rows.Err()
+	return nil
 }

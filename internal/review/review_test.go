@@ -303,3 +303,25 @@ func TestReviewWithConfiguredSourcesFlagsMissingRegion(t *testing.T) {
 		t.Errorf("silent regions = %v, want the configured region that sent nothing", regions)
 	}
 }
+
+func TestReviewRetentionCountsTheSource(t *testing.T) {
+	fixture(t) // names mgmt
+	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	rv := runReview(t, nil, review.Options{SourceHistory: []source.Oldest{{Account: mgmt, Region: "us-east-1", Day: old}}})
+	for _, r := range rv.Retention {
+		if r.Account != mgmt || r.Region != "us-east-1" {
+			if r.OldestInSource != "" {
+				t.Errorf("%s %s: oldest in source %q, the source listed none", r.Account, r.Region, r.OldestInSource)
+			}
+			continue
+		}
+		if r.OldestInSource != "2025-01-01" || r.AvailableDays < 365 || r.StoreDays > 5 {
+			t.Fatalf("retention = %+v", r)
+		}
+		if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "in the store") {
+			t.Errorf("problems = %v, want only the store's 3 months", r.Problems)
+		}
+		return
+	}
+	t.Fatalf("no retention row for %s us-east-1: %+v", mgmt, rv.Retention)
+}

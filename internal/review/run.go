@@ -14,6 +14,7 @@ import (
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/pci"
 	"github.com/trailwatch/trailwatch/internal/rulefmt"
+	"github.com/trailwatch/trailwatch/internal/source"
 	"github.com/trailwatch/trailwatch/internal/suppress"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	// ExpectedAccounts and ExpectedRegions are those that should deliver logs; empty means those seen in
 	// the 7 days before the window.
 	ExpectedAccounts, ExpectedRegions []string
+	// SourceHistory is the oldest day of logs per account and region in the configured sources (the S3
+	// trail usually keeps more than the store); nil when no source is configured.
+	SourceHistory []source.Oldest
 	// Unreviewed are earlier days nobody acknowledged, as the evidence folder says.
 	Unreviewed []string
 	Version    string
@@ -155,7 +159,7 @@ func Run(ctx context.Context, q engine.Querier, opts Options) (*Review, error) {
 	if err := coverage(ctx, q, rv, opts, loc); err != nil {
 		return nil, err
 	}
-	if err := retention(ctx, q, rv, w.Until); err != nil {
+	if err := retention(ctx, q, rv, w.Until, opts.SourceHistory); err != nil {
 		return nil, err
 	}
 	sortFindings(rv.Findings)

@@ -136,7 +136,7 @@ func (DuckDB) FullText() string {
 // users and of failed sign-ins; root; the service for AWS services; else the ARN or principal ID.
 func (DuckDB) Principal() string {
 	return `coalesce(
-	json_extract_string(extra, '$.userIdentity.sessionContext.sourceIdentity'),
+	CASE WHEN contains(extra, '"sourceIdentity"') THEN json_extract_string(extra, '$.userIdentity.sessionContext.sourceIdentity') END,
 	CASE
 		WHEN useridentity.type = 'Root' THEN 'root'
 		WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.username LIKE 'AWSReservedSSO\_%' ESCAPE '\'
@@ -147,7 +147,7 @@ func (DuckDB) Principal() string {
 		WHEN useridentity.type = 'IdentityCenterUser' THEN coalesce(json_extract_string(additionaleventdata, '$.UserName'), json_extract_string(extra, '$.userIdentity.onBehalfOf.userId'))
 	END,
 	useridentity.username,
-	json_extract_string(additionaleventdata, '$.UserName'),
+	CASE WHEN contains(additionaleventdata, '"UserName"') THEN json_extract_string(additionaleventdata, '$.UserName') END,
 	useridentity.arn,
 	useridentity.principalid,
 	useridentity.invokedby)`

@@ -433,6 +433,47 @@ func TestS3(t *testing.T) {
 		}
 	})
 
+	t.Run("oldest days, S3 and the same layout in a folder", func(t *testing.T) {
+		day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
+		org := []Oldest{{acctA, "eu-west-1", day("2024-05-01")}, {acctA, "us-east-1", day("2024-05-01")}, {acctB, "us-east-1", day("2023-12-31")}}
+		for _, c := range []struct {
+			location string
+			keys     []string
+			want     []Oldest
+		}{
+			{"s3://org-trail", []string{orgA1, orgA2, orgA3, orgAI, orgAD, orgAC, orgB0, orgB1, orgB2, orgX}, org},
+			{"s3://org-trail/AWSLogs/" + orgID + "/", nil, org},
+			{"s3://single-trail/team/trail/", []string{oneS1, oneS2, oneS3, oneSD, oneO}, []Oldest{{acctS, "us-west-2", day("2024-05-01")}}},
+		} {
+			src, _ := open(t, c.location)
+			got, err := src.OldestDays(context.Background())
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Errorf("%s: OldestDays = %v, %v; want %v", c.location, got, err, c.want)
+			}
+			if c.keys == nil {
+				continue
+			}
+			dir := t.TempDir()
+			for _, k := range c.keys {
+				p := filepath.Join(dir, filepath.FromSlash(k))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			local, err := NewLocal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err = local.OldestDays(context.Background())
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Errorf("folder with %s's keys: OldestDays = %v, %v; want %v", c.location, got, err, c.want)
+			}
+		}
+	})
+
 	t.Run("bad locations", func(t *testing.T) {
 		for _, loc := range []string{"s3://", "s3:///prefix"} {
 			if _, err := NewS3(context.Background(), loc, Options{}); err == nil {
