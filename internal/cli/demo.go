@@ -19,6 +19,23 @@ import (
 	"github.com/trailwatch/trailwatch/internal/store"
 )
 
+// demoSuppressions are the demo's exceptions (PCI DSS 10.4.3): one in force, one expired.
+const demoSuppressions = `# Exceptions as code: findings these cover stay in the bundle, marked with the reason.
+suppressions:
+  - id: ci-lambda-deploys
+    rule: lambda_function_code_updated
+    match:
+      principal: github-actions-deploy/*
+    owner: platform-team@example.com
+    reason: The GitHub Actions pipeline deploys Lambda code; every deploy has a reviewed pull request (CHG-2041)
+    expires: 2099-12-31
+  - id: weekly-lookup-events-audit
+    rule: cloudtrail_lookup_events
+    owner: security-team@example.com
+    reason: The security team's weekly LookupEvents audit (expired; renew or remove)
+    expires: 2024-01-31
+`
+
 //go:embed demoqueries/*.sql
 var demoQueries embed.FS
 
@@ -118,11 +135,15 @@ the unchanged files are skipped.`,
 					return err
 				}
 			}
+			suppFile := filepath.Join(dir, "demo-suppressions.yaml")
+			if err := os.WriteFile(suppFile, []byte(demoSuppressions), 0o644); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
 			evidenceDir := filepath.Join(dir, "evidence")
 			var last string
 			for _, day := range days {
 				fmt.Fprintf(e.stdout, "\n== Daily review of %s (PCI DSS 10.4.1)\n", day)
-				bundle, rv, err := e.runReview(ctx, reviewFlags{date: day, out: evidenceDir, key: keyPath, force: true}, time.Now())
+				bundle, rv, err := e.runReview(ctx, reviewFlags{date: day, out: evidenceDir, key: keyPath, suppFile: suppFile, force: true}, time.Now())
 				if err != nil {
 					return err
 				}

@@ -155,3 +155,27 @@ func TestReviewToS3WithObjectLock(t *testing.T) {
 		t.Errorf("verify of the S3 copy (%d objects): %s", n, r.stdout)
 	}
 }
+
+// The demo a newcomer runs first ends with a verified, signed review of each demo day.
+func TestDemoEndsWithAVerifiedReview(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and reviews 40,000 events")
+	}
+	dir := filepath.Join(t.TempDir(), "demo")
+	r := mustRun(t, nil, "demo", "--dir", dir)
+	report := filepath.Join(dir, "evidence", day2, "report.html")
+	for _, want := range []string{"Open the review:          " + report, "OK " + day1 + ":", "OK " + day2 + ":", "2 bundles verified, no problems"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "evidence", day2, "findings.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"id":"ci-lambda-deploys"`, `"suppression_expired"`, `"reason":"The GitHub Actions pipeline deploys Lambda code`} {
+		if !strings.Contains(strings.ReplaceAll(string(b), `": `, `":`), want) {
+			t.Errorf("demo findings.json lacks %s", want)
+		}
+	}
+}
