@@ -17,14 +17,15 @@ build:
 demo: build
 	./$(BIN) demo
 
-## tools: install what the tests run against (MinIO, Debian's Chromium), once
+## tools: install what the tests run against (MinIO and Mailpit built from their Go modules, Debian's Chromium), once
 tools:
 	./scripts/install-minio.sh
+	./scripts/install-mailpit.sh
 	./scripts/install-chromium.sh
 
 ## test: every test, against real servers on loopback
 test: tools vet
-	TRAILWATCH_REQUIRE_MINIO=1 TRAILWATCH_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -timeout 30m ./...
+	TRAILWATCH_REQUIRE_MINIO=1 TRAILWATCH_REQUIRE_MAILPIT=1 TRAILWATCH_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -timeout 30m ./...
 
 ## test-short: unit tests only, no servers
 test-short:

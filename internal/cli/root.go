@@ -94,7 +94,9 @@ func newRoot(e *env) *cobra.Command {
 		Use:   "trailwatch",
 		Short: "Daily PCI DSS requirement 10 review of AWS CloudTrail logs",
 		Long: `trailwatch ingests AWS CloudTrail log files (from a folder or S3, single-account or organization
-trails) into an embedded DuckDB store and lets you query them with the Athena SQL you already use.`,
+trails) into an embedded DuckDB store, lets you query them with the Athena SQL you already use, runs a
+PCI-mapped Sigma rule library over them, writes the signed daily review an assessor reads, and, as
+trailwatch serve, alerts within minutes of new logs.`,
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -107,10 +109,20 @@ trails) into an embedded DuckDB store and lets you query them with the Athena SQ
 	root.PersistentFlags().StringVar(&e.configPath, "config", os.Getenv("TRAILWATCH_CONFIG"), "configuration file (env TRAILWATCH_CONFIG; default ./trailwatch.yaml when it exists)")
 	root.PersistentFlags().DurationVar(&e.lockWait, "lock-wait", 2*time.Minute, "how long to wait while another trailwatch process holds the store")
 	root.PersistentFlags().StringVar(&e.memoryLimit, "memory-limit", "", "memory the database engine may use before it spills to disk, e.g. 4GB (default: 256MB for ingest, 80% of RAM otherwise)")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		// The configuration's store applies when neither --db nor TRAILWATCH_DB names one.
+		if c.Flags().Changed("db") || os.Getenv("TRAILWATCH_DB") != "" {
+			return nil
+		}
+		if cfg, err := e.loadConfig(); err == nil && cfg.Store != "" {
+			e.db = cfg.Resolve(cfg.Store)
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%s: %v (see %s --help)", c.CommandPath(), err, c.CommandPath())
 	})
 	root.AddCommand(newIngestCmd(e), newQueryCmd(e), newRulesCmd(e), newDetectCmd(e), newGenerateCmd(e), newDemoCmd(e),
-		newReviewCmd(e), newEvidenceCmd(e), newSuppressionsCmd(e))
+		newReviewCmd(e), newEvidenceCmd(e), newSuppressionsCmd(e), newServeCmd(e), newAlertCmd(e), newConfigCmd(e))
 	return root
 }

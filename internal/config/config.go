@@ -4,19 +4,29 @@ package config
 
 import (
 	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/trailwatch/trailwatch/internal/alert"
+	"github.com/trailwatch/trailwatch/internal/rulefmt"
 	"github.com/trailwatch/trailwatch/internal/sigma"
 )
+
+// Example is a commented example configuration (trailwatch config example).
+//
+//go:embed example.yaml
+var Example string
 
 // DefaultFile is the configuration file trailwatch reads when none is named and it exists.
 const DefaultFile = "trailwatch.yaml"
@@ -34,8 +44,66 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	// Review configures the daily review and its evidence bundles.
 	Review Review `yaml:"review"`
+	// Alerts configures notifications: channels, routing, deduplication, rate limits, digests.
+	Alerts Alerts `yaml:"alerts"`
+	// Serve configures the long-running process.
+	Serve Serve `yaml:"serve"`
 
 	lines map[string]int
+}
+
+// Alerts configures notifications.
+type Alerts struct {
+	// Level is the lowest rule level that alerts (default high); rules with alert: true always alert.
+	Level string `yaml:"level"`
+	// Channels are where alerts go, each with a name and exactly one kind.
+	Channels []Channel `yaml:"channels"`
+	// Routes send alerts to channels by rule, level and account; the first route that matches decides.
+	// Without routes every alert goes to every channel.
+	Routes []Route `yaml:"routes"`
+	// Summary names the channels that receive the daily review's summary (default: all).
+	Summary []string `yaml:"summary"`
+	// AccountAliases name accounts in messages.
+	AccountAliases map[string]string `yaml:"account_aliases"`
+	// DedupeWindow: the same rule, principal and resource alerts once per window (default 1h; 0s turns it off).
+	DedupeWindow *time.Duration `yaml:"dedupe_window"`
+	// RatePerMinute caps messages per channel and minute (default 30; 0 means no limit).
+	RatePerMinute *int `yaml:"rate_per_minute"`
+	// DigestOver: more alerts than this due at once for a channel go as one digest (default 10; 0 off).
+	DigestOver *int `yaml:"digest_over"`
+}
+
+// Channel is one destination. Exactly one of the kinds is set.
+type Channel struct {
+	Name    string               `yaml:"name"`
+	SMTP    *alert.SMTPConfig    `yaml:"smtp"`
+	Slack   *alert.SlackConfig   `yaml:"slack"`
+	SNS     *alert.SNSConfig     `yaml:"sns"`
+	Webhook *alert.WebhookConfig `yaml:"webhook"`
+	File    *alert.FileConfig    `yaml:"file"`
+}
+
+// Route sends the alerts it matches to its channels. Empty lists match everything.
+type Route struct {
+	Rules    []string `yaml:"rules"`
+	Levels   []string `yaml:"levels"`
+	Accounts []string `yaml:"accounts"`
+	Channels []string `yaml:"channels"`
+}
+
+// Serve configures trailwatch serve.
+type Serve struct {
+	// Listen is the address of /healthz, /readyz and /metrics (default 127.0.0.1:9107). An address beyond
+	// loopback needs MetricsToken.
+	Listen string `yaml:"listen"`
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken alert.Secret `yaml:"metrics_token"`
+	// PollInterval is the time between polls of the sources (default 5m).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// ReviewSchedule is a cron expression in review.time_zone for the daily review (default "30 6 * * *").
+	ReviewSchedule string `yaml:"review_schedule"`
+	// Outbox is the alert outbox file (default: trailwatch-outbox.db beside the store).
+	Outbox string `yaml:"outbox"`
 }
 
 // Source is one place logs come from.
@@ -212,6 +280,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	msgs = append(msgs, c.validateAlerts()...)
 	if _, err := c.Review.Location(); err != nil {
 		msgs = append(msgs, fmt.Sprintf("%s: time_zone %q is not a known time zone", c.at("review.time_zone"), c.Review.TimeZone))
 	}
@@ -257,4 +326,97 @@ func (c *Config) Resolve(p string) string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(c.Path), p)
+}
+
+// validateAlerts checks the alerts and serve sections.
+func (c *Config) validateAlerts() []string {
+	var msgs []string
+	a := c.Alerts
+	if a.Level != "" && rulefmt.LevelRank(a.Level) < 0 {
+		msgs = append(msgs, fmt.Sprintf("%s: level must be informational, low, medium, high or critical", c.at("alerts.level")))
+	}
+	names := map[string]bool{}
+	for i, ch := range a.Channels {
+		where := c.at("alerts.channels")
+		if ch.Name == "" {
+			msgs = append(msgs, fmt.Sprintf("%s: channel %d has no name", where, i+1))
+		} else if names[ch.Name] {
+			msgs = append(msgs, fmt.Sprintf("%s: channel name %q is used twice", where, ch.Name))
+		}
+		names[ch.Name] = true
+		kinds := 0
+		var err error
+		if ch.SMTP != nil {
+			kinds++
+			err = ch.SMTP.Validate()
+		}
+		if ch.Slack != nil {
+			kinds++
+			err = ch.Slack.Validate()
+		}
+		if ch.SNS != nil {
+			kinds++
+			err = ch.SNS.Validate()
+		}
+		if ch.Webhook != nil {
+			kinds++
+			err = ch.Webhook.Validate()
+		}
+		if ch.File != nil {
+			kinds++
+			err = ch.File.Validate()
+		}
+		switch {
+		case kinds != 1:
+			msgs = append(msgs, fmt.Sprintf("%s: channel %q needs exactly one of smtp, slack, sns, webhook, file", where, ch.Name))
+		case err != nil:
+			msgs = append(msgs, fmt.Sprintf("%s: channel %q: %v", where, ch.Name, err))
+		}
+	}
+	for _, r := range a.Routes {
+		if len(r.Channels) == 0 {
+			msgs = append(msgs, fmt.Sprintf("%s: a route needs channels", c.at("alerts.routes")))
+		}
+		for _, n := range r.Channels {
+			if !names[n] {
+				msgs = append(msgs, fmt.Sprintf("%s: route names channel %q, which is not configured", c.at("alerts.routes"), n))
+			}
+		}
+		for _, l := range r.Levels {
+			if rulefmt.LevelRank(l) < 0 {
+				msgs = append(msgs, fmt.Sprintf("%s: route level %q is not a level", c.at("alerts.routes"), l))
+			}
+		}
+	}
+	for _, n := range a.Summary {
+		if !names[n] {
+			msgs = append(msgs, fmt.Sprintf("%s: summary channel %q is not configured", c.at("alerts.summary"), n))
+		}
+	}
+	if s := c.Serve.ReviewSchedule; s != "" {
+		if _, err := cron.ParseStandard(s); err != nil {
+			msgs = append(msgs, fmt.Sprintf("%s: review_schedule %q: %v", c.at("serve.review_schedule"), s, err))
+		}
+	}
+	if c.Serve.PollInterval < 0 || c.Serve.PollInterval > 0 && c.Serve.PollInterval < time.Second {
+		msgs = append(msgs, fmt.Sprintf("%s: poll_interval must be at least 1s", c.at("serve.poll_interval")))
+	}
+	if l := c.Serve.Listen; l != "" {
+		host, _, err := net.SplitHostPort(l)
+		switch {
+		case err != nil:
+			msgs = append(msgs, fmt.Sprintf("%s: listen %q: %v", c.at("serve.listen"), l, err))
+		case !isLoopback(host) && c.Serve.MetricsToken.IsZero():
+			msgs = append(msgs, fmt.Sprintf("%s: listen %q reaches beyond this machine: set serve.metrics_token so /metrics is not open to anyone", c.at("serve.listen"), l))
+		}
+	}
+	return msgs
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

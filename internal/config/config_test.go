@@ -89,3 +89,50 @@ func TestLoadRejectsUnknownKeys(t *testing.T) {
 		t.Errorf("unknown key: %v", err)
 	}
 }
+
+// The example `trailwatch config example` prints is a valid configuration.
+func TestExampleIsValid(t *testing.T) {
+	p := write(t, Example)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Alerts.Channels) != 2 || len(c.Alerts.Routes) != 2 || c.Serve.PollInterval.String() != "5m0s" || c.Alerts.DedupeWindow == nil {
+		t.Errorf("example decoded as %+v", c)
+	}
+}
+
+func TestAlertsProblems(t *testing.T) {
+	p := write(t, `alerts:
+  level: severe
+  channels:
+    - name: a
+      file: {path: ./x.jsonl}
+      slack: {webhook_url: {env: X}}
+    - name: a
+      file: {path: ./y.jsonl}
+  routes:
+    - channels: [nowhere]
+  summary: [nobody]
+serve:
+  listen: 0.0.0.0:9107
+  review_schedule: "every day"
+`)
+	_, err := Load(p)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		p + ":2: level must be",
+		`channel "a" needs exactly one of smtp, slack, sns, webhook, file`,
+		`channel name "a" is used twice`,
+		`route names channel "nowhere"`,
+		`summary channel "nobody"`,
+		p + `:13: listen "0.0.0.0:9107" reaches beyond this machine`,
+		p + `:14: review_schedule "every day"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

@@ -181,12 +181,18 @@ func findingOf(f *engine.Finding) Finding {
 		PrincipalARN: f.PrincipalARN, IdentityType: f.IdentityType, EventSource: f.EventSource, EventName: f.EventName,
 		SourceIP: f.SourceIP, UserAgent: f.UserAgent, ErrorCode: f.ErrorCode, EventID: f.EventID, Object: f.Object,
 		Count: f.Count, EventIDs: f.EventIDs, Group: f.Group}
+	out.ID = FindingID(f)
+	return out
+}
+
+// FindingID is the stable identity of a finding: the same rule on the same event(s) gives the same id in
+// every review and every alert, whatever the run.
+func FindingID(f *engine.Finding) string {
 	ids := f.EventID
 	if len(f.EventIDs) > 0 {
 		ids = strings.Join(f.EventIDs, ",")
 	}
-	out.ID = findingID(r.ID+"/"+r.Ref(), ids)
-	return out
+	return findingID(f.Rule.ID+"/"+f.Rule.Ref(), ids)
 }
 
 func findingID(parts ...string) string {

@@ -4,7 +4,6 @@ package testenv
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -79,7 +78,6 @@ func startMinIO(t testing.TB, bin, dataDir string) (*MinIO, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out lockedBuffer
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, dataDir)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+minioAccessKey,
@@ -87,38 +85,10 @@ func startMinIO(t testing.TB, bin, dataDir string) (*MinIO, error) {
 		"MINIO_BROWSER=off", // no web console, so no second port
 		"MINIO_UPDATE=off",
 	)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Start(); err != nil {
+	m := &MinIO{Endpoint: "http://" + addr, AccessKey: minioAccessKey, SecretKey: minioSecretKey}
+	if err := runServer(t, "MinIO", cmd, minioStopTimeout, m.waitReady); err != nil {
 		return nil, err
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	m := &MinIO{Endpoint: "http://" + addr, AccessKey: minioAccessKey, SecretKey: minioSecretKey}
-	if err := m.waitReady(exited); err != nil {
-		_ = cmd.Process.Kill()
-		<-exited
-		if errors.Is(err, errExited) {
-			err = fmt.Errorf("%w (%v)", err, waitErr)
-		}
-		return nil, fmt.Errorf("%w; output:\n%s", err, out.String())
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(minioStopTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("MinIO output:\n%s", out.String())
-		}
-	})
 	m.client = s3.New(s3.Options{
 		Region:       minioRegion,
 		Credentials:  credentials.NewStaticCredentialsProvider(m.AccessKey, m.SecretKey, ""),
@@ -127,8 +97,6 @@ func startMinIO(t testing.TB, bin, dataDir string) (*MinIO, error) {
 	})
 	return m, nil
 }
-
-var errExited = errors.New("minio exited before it was ready")
 
 // waitReady polls the liveness endpoint until it answers 200, the process exits, or the deadline passes.
 func (m *MinIO) waitReady(exited <-chan struct{}) error {
