@@ -33,20 +33,21 @@ func WriteBundle(dir string, rv *review.Review) error {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	sum := NewSummary(rv)
+	groups := ByRule(rv.Findings)
 	files := []struct {
 		name  string
 		write func(io.Writer) error
 	}{
 		{FindingsFile, func(w io.Writer) error { return FindingsJSON(w, rv) }},
-		{ReportHTML, func(w io.Writer) error { return HTML(w, rv) }},
-		{ReportMD, func(w io.Writer) error { return Markdown(w, rv) }},
+		{ReportHTML, func(w io.Writer) error { return htmlWith(w, rv, groups) }},
+		{ReportMD, func(w io.Writer) error { return markdownWith(w, rv, groups) }},
 		{QueriesFile, func(w io.Writer) error { return QueriesSQL(w, rv) }},
 		{CoverageFile, func(w io.Writer) error { return CoverageJSON(w, rv) }},
 		{RunFile, func(w io.Writer) error { return RunJSON(w, rv) }},
 		{SummaryTXT, func(w io.Writer) error { return SummaryText(w, sum) }},
 		{SummaryHTM, func(w io.Writer) error { return SummaryHTML(w, sum) }},
 	}
-	for _, g := range ByRule(rv.Findings) {
+	for _, g := range groups {
 		files = append(files, struct {
 			name  string
 			write func(io.Writer) error

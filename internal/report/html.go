@@ -12,7 +12,6 @@ import (
 	"io"
 	"math"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +61,14 @@ func HTML(w io.Writer, rv *review.Review) error {
 	if rv == nil {
 		return errors.New("write report.html: no review")
 	}
+	return htmlWith(w, rv, ByRule(rv.Findings))
+}
+
+// htmlWith is HTML with the findings already grouped by rule.
+func htmlWith(w io.Writer, rv *review.Review, groups []RuleFindings) error {
+	if rv == nil {
+		return errors.New("write report.html: no review")
+	}
 	lib, err := inlineScript(chartJS)
 	if err != nil {
 		return fmt.Errorf("write report.html: chart.js: %w", err)
@@ -70,7 +77,7 @@ func HTML(w io.Writer, rv *review.Review) error {
 	if err != nil {
 		return fmt.Errorf("write report.html: report.js: %w", err)
 	}
-	p := newHTMLPage(rv)
+	p := newHTMLPage(rv, groups)
 	p.ChartJS, p.PageJS = lib, page
 	p.CSP = "default-src 'none'; script-src " + scriptHash(chartJS) + " " + scriptHash(reportJS) +
 		"; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -219,7 +226,7 @@ var htmlBundleFiles = []htmlFile{
 	{"manifest.sig", "the signature over manifest.json"},
 }
 
-func newHTMLPage(rv *review.Review) *htmlPage {
+func newHTMLPage(rv *review.Review, groups []RuleFindings) *htmlPage {
 	loc := rv.Window.Since.Location()
 	if l, err := time.LoadLocation(rv.Window.TimeZone); err == nil && rv.Window.TimeZone != "" {
 		loc = l
@@ -285,31 +292,28 @@ func newHTMLPage(rv *review.Review) *htmlPage {
 	for _, q := range rv.Queries {
 		sql[q.Rule] = q.SQL
 	}
-	for i, g := range ByRule(rv.Findings) {
+	for i, g := range groups {
 		r := htmlRule{Anchor: "rule-" + strconv.Itoa(i+1), Name: g.Rule, Title: g.Title, Level: g.Level,
 			LevelClass: levelClass(g.Level), PCIv4: strings.Join(g.PCIv4, ", "), PCIv321: strings.Join(g.PCIv321, ", "),
 			CSV: FindingsDir + "/" + CSVName(g.Rule), SQL: sql[g.Rule],
 			Total: len(g.Findings), Suppressed: g.Suppressed, Active: len(g.Findings) - g.Suppressed}
 		r.Collapsed = g.Level == "informational" && r.Total > HTMLDetail
-		// Findings still to act on first, each part in time order.
-		fs := slices.Clone(g.Findings)
-		slices.SortStableFunc(fs, func(a, b review.Finding) int {
-			if (a.Suppressed == nil) != (b.Suppressed == nil) {
-				if a.Suppressed == nil {
-					return -1
+		// Findings still to act on first, each part in time order (the findings are in time order).
+		j := 0
+		for _, suppressed := range []bool{false, true} {
+			for _, f := range g.Findings {
+				if (f.Suppressed != nil) != suppressed {
+					continue
 				}
-				return 1
-			}
-			return a.Time.Compare(b.Time)
-		})
-		for j, f := range fs {
-			if j == HTMLDetail {
-				r.More = len(fs) - HTMLDetail
-				break
-			}
-			r.Findings = append(r.Findings, newHTMLFinding(f, at, j < HTMLEventDetail))
-			if j >= HTMLEventDetail && f.Event != nil {
-				r.EventsCut = true
+				if j == HTMLDetail {
+					r.More = len(g.Findings) - HTMLDetail
+					break
+				}
+				r.Findings = append(r.Findings, newHTMLFinding(f, at, j < HTMLEventDetail))
+				if j >= HTMLEventDetail && f.Event != nil {
+					r.EventsCut = true
+				}
+				j++
 			}
 		}
 		p.Findings += r.Active

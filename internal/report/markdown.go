@@ -14,7 +14,10 @@ const MarkdownDetail = 20
 
 // Markdown writes report.md: the review as a document an assessor can read in any viewer. Every value
 // from the logs is escaped, so no Markdown or HTML in them takes effect.
-func Markdown(w io.Writer, rv *review.Review) error {
+func Markdown(w io.Writer, rv *review.Review) error { return markdownWith(w, rv, ByRule(rv.Findings)) }
+
+// markdownWith is Markdown with the findings already grouped by rule.
+func markdownWith(w io.Writer, rv *review.Review, groups []RuleFindings) error {
 	b := &strings.Builder{}
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("# PCI DSS daily log review: %s\n\n", md(rv.Window.Label))
@@ -93,7 +96,6 @@ func Markdown(w io.Writer, rv *review.Review) error {
 	}
 
 	p("\n## Findings\n\n")
-	groups := ByRule(rv.Findings)
 	if len(groups) == 0 {
 		p("No findings.\n")
 	}
