@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,6 +122,9 @@ func (f reviewFlags) window(loc *time.Location, now time.Time) (review.Window, e
 	return review.Range(since, until, loc), nil
 }
 
+// errSealed says the window's bundle is already written.
+var errSealed = errors.New("already holds a sealed bundle")
+
 // runReview reviews the window the flags name and writes its sealed bundle; it returns the bundle folder.
 func (e *env) runReview(ctx context.Context, f reviewFlags, now time.Time) (string, *review.Review, error) {
 	set, cfg, err := e.compileRules(f.rules)
@@ -159,7 +163,7 @@ func (e *env) runReview(ctx context.Context, f reviewFlags, now time.Time) (stri
 			return "", nil, err
 		}
 		if sealed && !f.force {
-			return "", nil, fmt.Errorf("review %s: %s%s/ already holds a sealed bundle; use --force to write it again (with Object Lock, S3 keeps the first as an older version)", w.Label, root, w.Label)
+			return "", nil, fmt.Errorf("review %s: %s%s/ %w; use --force to write it again (with Object Lock, S3 keeps the first as an older version)", w.Label, root, w.Label, errSealed)
 		}
 		if root, err = os.MkdirTemp("", "trailwatch-evidence-"); err != nil {
 			return "", nil, fmt.Errorf("review: %w", err)
@@ -171,7 +175,7 @@ func (e *env) runReview(ctx context.Context, f reviewFlags, now time.Time) (stri
 	}
 	dir := filepath.Join(root, w.Label)
 	if _, err := os.Stat(filepath.Join(dir, evidence.ManifestFile)); err == nil && !f.force && remote == nil {
-		return "", nil, fmt.Errorf("review %s: %s already holds a sealed bundle; use --force to replace it (the next day's link to it will break)", w.Label, dir)
+		return "", nil, fmt.Errorf("review %s: %s %w; use --force to replace it (the next day's link to it will break)", w.Label, dir, errSealed)
 	}
 	unreviewed, err := evidence.Unreviewed(root, w.Since, 30)
 	if err != nil {

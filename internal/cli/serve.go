@@ -135,6 +135,10 @@ func (e *env) serve(ctx context.Context) error {
 		Review: func(ctx context.Context, at time.Time) (alert.Alert, error) {
 			day := at.In(loc).AddDate(0, 0, -1).Format("2006-01-02")
 			dir, rv, err := e.runReview(ctx, reviewFlags{date: day, quiet: true}, at)
+			if errors.Is(err, errSealed) {
+				log.Info("daily review already written", "day", day)
+				return alert.Alert{}, nil
+			}
 			if err != nil {
 				metrics.Reviews.WithLabelValues("failed").Inc()
 				return alert.Alert{}, err

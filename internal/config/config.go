@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -241,6 +242,12 @@ func indexLines(n *yaml.Node, prefix string, out map[string]int) {
 			out[key] = n.Content[i].Line
 			indexLines(n.Content[i+1], key+".", out)
 		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			key := prefix + strconv.Itoa(i)
+			out[key] = item.Line
+			indexLines(item, key+".", out)
+		}
 	}
 }
 
@@ -269,14 +276,15 @@ func (c *Config) Validate() error {
 			msgs = append(msgs, fmt.Sprintf("%s: rules folder %s does not exist", c.at("rules.folders"), f))
 		}
 	}
-	for _, src := range c.Sources {
+	for i, src := range c.Sources {
+		where := c.at(fmt.Sprintf("sources.%d", i))
 		switch {
 		case src.Location == "":
-			msgs = append(msgs, fmt.Sprintf("%s: a source needs a location (s3://bucket/prefix or a folder)", c.at("sources")))
+			msgs = append(msgs, fmt.Sprintf("%s: a source needs a location (s3://bucket/prefix or a folder)", where))
 		case strings.HasPrefix(src.Location, "s3://"):
 		default:
 			if st, err := os.Stat(c.Resolve(src.Location)); err != nil || !st.IsDir() {
-				msgs = append(msgs, fmt.Sprintf("%s: source folder %s does not exist", c.at("sources"), src.Location))
+				msgs = append(msgs, fmt.Sprintf("%s: source folder %s does not exist", where, src.Location))
 			}
 		}
 	}
@@ -337,7 +345,7 @@ func (c *Config) validateAlerts() []string {
 	}
 	names := map[string]bool{}
 	for i, ch := range a.Channels {
-		where := c.at("alerts.channels")
+		where := c.at(fmt.Sprintf("alerts.channels.%d", i))
 		if ch.Name == "" {
 			msgs = append(msgs, fmt.Sprintf("%s: channel %d has no name", where, i+1))
 		} else if names[ch.Name] {
@@ -373,18 +381,19 @@ func (c *Config) validateAlerts() []string {
 			msgs = append(msgs, fmt.Sprintf("%s: channel %q: %v", where, ch.Name, err))
 		}
 	}
-	for _, r := range a.Routes {
+	for i, r := range a.Routes {
+		where := c.at(fmt.Sprintf("alerts.routes.%d", i))
 		if len(r.Channels) == 0 {
-			msgs = append(msgs, fmt.Sprintf("%s: a route needs channels", c.at("alerts.routes")))
+			msgs = append(msgs, fmt.Sprintf("%s: a route needs channels", where))
 		}
 		for _, n := range r.Channels {
 			if !names[n] {
-				msgs = append(msgs, fmt.Sprintf("%s: route names channel %q, which is not configured", c.at("alerts.routes"), n))
+				msgs = append(msgs, fmt.Sprintf("%s: route names channel %q, which is not configured", where, n))
 			}
 		}
 		for _, l := range r.Levels {
 			if rulefmt.LevelRank(l) < 0 {
-				msgs = append(msgs, fmt.Sprintf("%s: route level %q is not a level", c.at("alerts.routes"), l))
+				msgs = append(msgs, fmt.Sprintf("%s: route level %q is not a level", where, l))
 			}
 		}
 	}

@@ -70,7 +70,7 @@ review:
 		t.Fatal("invalid config accepted")
 	}
 	for _, want := range []string{
-		p + ":1: source folder ./no-such-folder does not exist",
+		p + ":2: source folder ./no-such-folder does not exist",
 		p + `:4: time_zone "Mars/Olympus" is not a known time zone`,
 		p + ":5: missing.pem is not a readable file",
 		p + `:6: account "12345" is not a 12-digit AWS account id`,
@@ -124,9 +124,9 @@ serve:
 	}
 	for _, want := range []string{
 		p + ":2: level must be",
-		`channel "a" needs exactly one of smtp, slack, sns, webhook, file`,
-		`channel name "a" is used twice`,
-		`route names channel "nowhere"`,
+		p + `:4: channel "a" needs exactly one of smtp, slack, sns, webhook, file`,
+		p + `:7: channel name "a" is used twice`,
+		p + `:10: route names channel "nowhere"`,
 		`summary channel "nobody"`,
 		p + `:13: listen "0.0.0.0:9107" reaches beyond this machine`,
 		p + `:14: review_schedule "every day"`,

@@ -104,15 +104,19 @@ func (d *decoder) mapping(n *yaml.Node, what string, f func(key string, k, v *ya
 	return true
 }
 
-func resolve(n *yaml.Node) *yaml.Node {
+// ResolveNode follows YAML aliases and unwraps a document node: the node a strict decoder looks at.
+// The other files trailwatch decodes node by node (suppressions) use it too.
+func ResolveNode(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		return resolve(n.Content[0])
+		return ResolveNode(n.Content[0])
 	}
 	return n
 }
+
+func resolve(n *yaml.Node) *yaml.Node { return ResolveNode(n) }
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {

@@ -55,7 +55,8 @@ type Options struct {
 	// Enrich completes an alert (account alias, link); may be nil.
 	Enrich   func(*alert.Alert)
 	Notifier Notifier
-	// Review runs the review of the day before `at` and returns the summary to send; nil disables it.
+	// Review runs the review of the day before `at` and returns the summary to send (none when its Key is
+	// empty, e.g. the day was already reviewed); nil disables it.
 	Review   func(ctx context.Context, at time.Time) (alert.Alert, error)
 	Schedule Schedule
 	// Clock and Wait are the time source and the way to wait for the next step (tests replace them).
@@ -263,6 +264,9 @@ func (s *Server) review(ctx context.Context, now time.Time) error {
 	a, err := s.o.Review(ctx, now)
 	if err != nil {
 		return fmt.Errorf("review: %w", err)
+	}
+	if a.Key == "" {
+		return nil
 	}
 	return s.o.Notifier.Notify(ctx, []alert.Alert{a})
 }

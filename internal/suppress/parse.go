@@ -84,15 +84,7 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 }
 
 // resolve follows aliases and unwraps a document node.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		return resolve(n.Content[0])
-	}
-	return n
-}
+func resolve(n *yaml.Node) *yaml.Node { return rulefmt.ResolveNode(n) }
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" || n.Kind == yaml.DocumentNode && len(n.Content) == 0
