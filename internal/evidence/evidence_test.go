@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"os"
 	"os/exec"
@@ -120,6 +121,24 @@ func flipByte(t *testing.T, path string, at int) {
 	}
 	b[at] ^= 0x01
 	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// corruptSignature flips one bit of the signature itself, keeping the file valid base64 (flipping a byte
+// of the text could make it unreadable instead of wrong, depending on the random key).
+func corruptSignature(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[0] ^= 0x01
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(sig)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -267,7 +286,7 @@ func TestVerifyChain(t *testing.T) {
 
 	t.Run("bad signature", func(t *testing.T) {
 		root := chain(t, priv)
-		flipByte(t, filepath.Join(bundle(root, 3), SignatureFile), 0)
+		corruptSignature(t, filepath.Join(bundle(root, 3), SignatureFile))
 		wantProblems(t, Verify([]string{root}, strict),
 			Problem{KindSignatureBad, "2026-03-04", "manifest.sig", "evidence verify 2026-03-04: manifest.sig: bad signature (manifest.json changed after it was signed"})
 		// Without a trusted key the key named in the manifest is used, and the signature is still bad.
