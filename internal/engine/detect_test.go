@@ -9,7 +9,6 @@ import (
 
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/generate"
-	"github.com/trailwatch/trailwatch/internal/rulefmt"
 	"github.com/trailwatch/trailwatch/internal/sigma"
 	"github.com/trailwatch/trailwatch/internal/source"
 	"github.com/trailwatch/trailwatch/internal/store"
@@ -41,13 +40,9 @@ func TestDetectSameThroughDriverAndDatabaseSQL(t *testing.T) {
 	if _, err := st.Ingest(ctx, src, store.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	all, ps := rulefmt.LoadFS(rules.FS, ".", "builtin:")
-	if len(ps) > 0 {
-		t.Fatal(ps)
-	}
-	set, cps := engine.Compile(all, sigma.DuckDB{}, sigma.DefaultParams())
-	if len(cps) > 0 {
-		t.Fatal(cps)
+	set, err := rules.Builtin(sigma.DuckDB{}, sigma.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
 	}
 	viaDriver, stats, err := set.Detect(ctx, st.DB, engine.Options{})
 	if err != nil {

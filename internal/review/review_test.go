@@ -12,7 +12,6 @@ import (
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/generate"
 	"github.com/trailwatch/trailwatch/internal/review"
-	"github.com/trailwatch/trailwatch/internal/rulefmt"
 	"github.com/trailwatch/trailwatch/internal/sigma"
 	"github.com/trailwatch/trailwatch/internal/source"
 	"github.com/trailwatch/trailwatch/internal/store"
@@ -98,13 +97,9 @@ func fixture(t *testing.T) (*store.Store, *engine.Set) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	all, ps := rulefmt.LoadFS(rules.FS, ".", "builtin:")
-	if len(ps) > 0 {
-		t.Fatal(ps)
-	}
-	set, cps := engine.Compile(all, sigma.DuckDB{}, sigma.DefaultParams())
-	if len(cps) > 0 {
-		t.Fatal(cps)
+	set, err := rules.Builtin(sigma.DuckDB{}, sigma.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return st, set
 }

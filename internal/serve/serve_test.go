@@ -18,7 +18,6 @@ import (
 	"github.com/trailwatch/trailwatch/internal/alert"
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/generate"
-	"github.com/trailwatch/trailwatch/internal/rulefmt"
 	"github.com/trailwatch/trailwatch/internal/serve"
 	"github.com/trailwatch/trailwatch/internal/sigma"
 	"github.com/trailwatch/trailwatch/internal/source"
@@ -76,13 +75,9 @@ func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 
 func library(t *testing.T) *engine.Set {
 	t.Helper()
-	all, ps := rulefmt.LoadFS(rules.FS, ".", "builtin:")
-	if len(ps) > 0 {
-		t.Fatal(ps)
-	}
-	set, cps := engine.Compile(all, sigma.DuckDB{}, sigma.DefaultParams())
-	if len(cps) > 0 {
-		t.Fatal(cps)
+	set, err := rules.Builtin(sigma.DuckDB{}, sigma.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return set
 }
