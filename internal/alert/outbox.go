@@ -327,50 +327,29 @@ func (o *Outbox) Pending() (n int, oldest time.Time, err error) {
 // A pruned key is new again to Enqueue.
 func (o *Outbox) Prune(before time.Time) (removed int, err error) {
 	err = o.db.Update(func(tx *bolt.Tx) error {
-		removed = 0
-		entries := tx.Bucket(bucketEntries)
-		var drop [][]byte
-		if err := entries.ForEach(func(k, v []byte) error {
+		var err error
+		removed, err = deleteWhere(tx.Bucket(bucketEntries), func(k, v []byte) (bool, error) {
 			var e Entry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("entry %q: %w", k, err)
+				return false, fmt.Errorf("entry %q: %w", k, err)
 			}
 			switch e.State {
 			case StateSent, StateDeduplicated, StateBatched:
-				if e.Done.Before(before) {
-					drop = append(drop, bytes.Clone(k))
-				}
+				return e.Done.Before(before), nil
 			}
-			return nil
-		}); err != nil {
+			return false, nil
+		})
+		if err != nil {
 			return err
 		}
-		for _, k := range drop {
-			if err := entries.Delete(k); err != nil {
-				return err
-			}
-		}
-		removed = len(drop)
-		claims := tx.Bucket(bucketDedupe)
-		drop = drop[:0]
-		if err := claims.ForEach(func(k, v []byte) error {
+		_, err = deleteWhere(tx.Bucket(bucketDedupe), func(k, v []byte) (bool, error) {
 			var c dedupeClaim
 			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("dedupe claim %q: %w", k, err)
+				return false, fmt.Errorf("dedupe claim %q: %w", k, err)
 			}
-			if c.At.Before(before) {
-				drop = append(drop, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range drop {
-			if err := claims.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+			return c.At.Before(before), nil
+		})
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("outbox prune: %w", err)
@@ -605,6 +584,28 @@ func (o *Outbox) transition(channel, key string, from State, change func(*Entry)
 
 // entryID is the bbolt key of an entry (or of a dedupe claim): the channel, a NUL byte, the key.
 // Channel names hold no NUL, so the split is unambiguous.
+// deleteWhere deletes the keys of a bucket that drop says to, after reading them all (bbolt forbids
+// deleting while iterating), and returns how many it deleted.
+func deleteWhere(b *bolt.Bucket, drop func(k, v []byte) (bool, error)) (int, error) {
+	var keys [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		ok, err := drop(k, v)
+		if ok {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
 func entryID(channel, key string) []byte {
 	id := make([]byte, 0, len(channel)+1+len(key))
 	id = append(id, channel...)

@@ -308,7 +308,13 @@ func (s *SMTP) deliver(ctx context.Context, msg *mail.Msg) error {
 
 // smtpError wraps err: with the context's error when the context ended, as Permanent on a 5xx reply.
 func smtpError(ctx context.Context, where string, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
+	cerr := ctx.Err()
+	if d, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(d) {
+		// The connection's deadline is the context's: its i/o timeout can fire a moment before the
+		// context's own timer marks the context done.
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil {
 		return fmt.Errorf("%s: %w (%v)", where, cerr, err)
 	}
 	err = fmt.Errorf("%s: %w", where, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trailwatch/trailwatch/internal/config"
+	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/evidence"
 	"github.com/trailwatch/trailwatch/internal/report"
 	"github.com/trailwatch/trailwatch/internal/review"
@@ -139,7 +140,7 @@ func (e *env) runReview(ctx context.Context, f reviewFlags, now time.Time) (stri
 	if err != nil {
 		return "", nil, err
 	}
-	supp, err := loadSuppressions(cfg, f.suppFile, set.Lookup)
+	supp, err := loadSuppressions(cfg, f.suppFile, set)
 	if err != nil {
 		return "", nil, err
 	}
@@ -235,19 +236,12 @@ func (e *env) runReview(ctx context.Context, f reviewFlags, now time.Time) (stri
 
 // sourceHistory asks each configured source how far back its logs go; nil when none is configured.
 func sourceHistory(ctx context.Context, cfg *config.Config) ([]source.Oldest, error) {
-	if len(cfg.Sources) == 0 {
-		return nil, nil
+	srcs, err := openSources(ctx, cfg)
+	if err != nil || len(srcs) == 0 {
+		return nil, err
 	}
 	out := []source.Oldest{}
-	for _, c := range cfg.Sources {
-		loc := c.Location
-		if !strings.HasPrefix(loc, "s3://") {
-			loc = cfg.Resolve(loc)
-		}
-		src, err := source.New(ctx, loc, source.Options{Endpoint: c.Endpoint, Region: c.Region})
-		if err != nil {
-			return nil, err
-		}
+	for _, src := range srcs {
 		h, ok := src.(source.Historian)
 		if !ok {
 			continue
@@ -257,6 +251,23 @@ func sourceHistory(ctx context.Context, cfg *config.Config) ([]source.Oldest, er
 			return nil, fmt.Errorf("review: retention: %w", err)
 		}
 		out = append(out, days...)
+	}
+	return out, nil
+}
+
+// openSources opens the configured sources (folders relative to the configuration file).
+func openSources(ctx context.Context, cfg *config.Config) ([]source.Source, error) {
+	var out []source.Source
+	for _, c := range cfg.Sources {
+		loc := c.Location
+		if !strings.HasPrefix(loc, "s3://") {
+			loc = cfg.Resolve(loc)
+		}
+		src, err := source.New(ctx, loc, source.Options{Endpoint: c.Endpoint, Region: c.Region})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
 	}
 	return out, nil
 }
@@ -282,7 +293,7 @@ func (e *env) s3Evidence(ctx context.Context, location string, f reviewFlags, cf
 }
 
 // loadSuppressions reads the suppressions file (flag, else config) and checks that its rules exist.
-func loadSuppressions[R any](cfg *config.Config, flag string, lookup func(string) (R, bool)) (*suppress.Set, error) {
+func loadSuppressions(cfg *config.Config, flag string, set *engine.Set) (*suppress.Set, error) {
 	path := flag
 	if path == "" && cfg.Review.Suppressions != "" {
 		path = cfg.Resolve(cfg.Review.Suppressions)
@@ -294,7 +305,7 @@ func loadSuppressions[R any](cfg *config.Config, flag string, lookup func(string
 	if err != nil {
 		return nil, err
 	}
-	if ps := s.Check(func(ref string) bool { _, ok := lookup(ref); return ok }); len(ps) > 0 {
+	if ps := s.Check(func(ref string) bool { _, ok := set.Lookup(ref); return ok }); len(ps) > 0 {
 		return nil, fmt.Errorf("suppressions:\n%w", ps)
 	}
 	return s, nil

@@ -25,7 +25,6 @@ import (
 	"github.com/trailwatch/trailwatch/internal/review"
 	"github.com/trailwatch/trailwatch/internal/rulefmt"
 	"github.com/trailwatch/trailwatch/internal/serve"
-	"github.com/trailwatch/trailwatch/internal/source"
 	"github.com/trailwatch/trailwatch/internal/store"
 )
 
@@ -94,16 +93,12 @@ func (e *env) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	srcs, err := openSources(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	var sources []serve.Source
-	for _, c := range cfg.Sources {
-		loc := c.Location
-		if !strings.HasPrefix(loc, "s3://") {
-			loc = cfg.Resolve(loc)
-		}
-		src, err := source.New(ctx, loc, source.Options{Endpoint: c.Endpoint, Region: c.Region})
-		if err != nil {
-			return err
-		}
+	for _, src := range srcs {
 		sources = append(sources, serve.Source{Source: src})
 	}
 	spec := cfg.Serve.ReviewSchedule

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trailwatch/trailwatch/internal/review"
+	"github.com/trailwatch/trailwatch/internal/rulefmt"
 )
 
 // FindingsJSON writes findings.json: the whole review (schema review.Schema, documented in
@@ -176,7 +177,7 @@ func ByRule(fs []review.Finding) []RuleFindings {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		a, b := review.LevelRank(out[i].Level), review.LevelRank(out[j].Level)
+		a, b := rulefmt.LevelRank(out[i].Level), rulefmt.LevelRank(out[j].Level)
 		if a != b {
 			return a > b
 		}

@@ -34,22 +34,33 @@ type Summary struct {
 // NewSummary condenses a review. Informational rules and suppressed findings are not counted as findings.
 func NewSummary(rv *review.Review) Summary {
 	s := Summary{Window: rv.Window.Label, Events: rv.Events, Gaps: len(rv.Coverage.Gaps), Unreviewed: rv.Unreviewed}
+	// Findings per requirement and principal (an account when a check names no principal), in one pass.
+	byReq := map[string]map[string]int{}
+	for _, f := range rv.Findings {
+		if f.Suppressed != nil || f.Level == "informational" {
+			continue
+		}
+		who := f.Principal
+		if who == "" {
+			who = f.Account
+		}
+		for i, id := range f.PCIv4 {
+			if slices.Index(f.PCIv4, id) != i {
+				continue
+			}
+			if byReq[id] == nil {
+				byReq[id] = map[string]int{}
+			}
+			byReq[id][who]++
+		}
+	}
 	total := 0
 	for _, r := range rv.Requirements {
 		if !r.Evidenced {
 			continue
 		}
 		line := SummaryLine{ID: r.ID, Title: r.Title, Findings: r.Findings, Suppressed: r.Suppressed}
-		by := map[string]int{}
-		for _, f := range rv.Findings {
-			if f.Suppressed == nil && f.Level != "informational" && slices.Contains(f.PCIv4, r.ID) {
-				p := f.Principal
-				if p == "" {
-					p = f.Account
-				}
-				by[p]++
-			}
-		}
+		by := byReq[r.ID]
 		names := make([]string, 0, len(by))
 		for k := range by {
 			names = append(names, k)

@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -84,51 +85,28 @@ func coverage(ctx context.Context, q engine.Querier, rv *Review, opts Options, l
 	for _, k := range expected {
 		cell(k)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT account, region, date_trunc('hour', event_time) AS h, count(*)
-		FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ? GROUP BY ALL`, w.Since, w.Until)
+	// Events per hour, and files per hour from the delivery time in the CloudTrail file name
+	// (…_20260301T0105Z_….json.gz): a file is delivered up to 15 minutes after its period, so it counts in
+	// the hour it names, which ends the period it holds.
+	err := perHour(ctx, q, `SELECT account, region, date_trunc('hour', event_time) AS h, count(*)
+		FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ? GROUP BY ALL`,
+		[]any{w.Since, w.Until}, func(k cellKey, h time.Time, n int64) {
+			if i := hourIdx(h); i >= 0 {
+				cell(k).Events[i] += n
+			}
+		})
 	if err != nil {
 		return fmt.Errorf("review: coverage: %w", err)
 	}
-	for rows.Next() {
-		var a, r *string
-		var h time.Time
-		var n int64
-		if err := rows.Scan(&a, &r, &h, &n); err != nil {
-			rows.Close()
-			return fmt.Errorf("review: coverage: %w", err)
-		}
-		if i := hourIdx(h); i >= 0 {
-			cell(cellKey{deref(a), deref(r)}).Events[i] += n
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("review: coverage: %w", err)
-	}
-	// Files per hour, from the delivery time in the CloudTrail file name (…_20260301T0105Z_….json.gz).
-	rows, err = q.QueryContext(ctx, `SELECT account, region, strptime(m, '%Y%m%dT%H%M') AS t, count(*) FROM (
+	err = perHour(ctx, q, `SELECT account, region, strptime(m, '%Y%m%dT%H%M') AS t, count(*) FROM (
 		SELECT account, region, regexp_extract(uri, '_(\d{8}T\d{4})Z_[^/]*$', 1) AS m FROM tw_files
 		WHERE day BETWEEN CAST(? AS DATE) - 1 AND CAST(? AS DATE) + 1) WHERE m <> '' GROUP BY ALL`,
-		w.Since.UTC().Format("2006-01-02"), w.Until.UTC().Format("2006-01-02"))
+		[]any{w.Since.UTC().Format("2006-01-02"), w.Until.UTC().Format("2006-01-02")}, func(k cellKey, h time.Time, n int64) {
+			if i := hourIdx(h); i >= 0 {
+				cell(k).Files[i] += int(n)
+			}
+		})
 	if err != nil {
-		return fmt.Errorf("review: coverage files: %w", err)
-	}
-	for rows.Next() {
-		var a, r *string
-		var t time.Time
-		var n int
-		if err := rows.Scan(&a, &r, &t, &n); err != nil {
-			rows.Close()
-			return fmt.Errorf("review: coverage files: %w", err)
-		}
-		// A file is delivered up to 15 minutes after its period: count it in the hour it names, which
-		// ends the period it holds.
-		if i := hourIdx(t); i >= 0 {
-			cell(cellKey{deref(a), deref(r)}).Files[i] += n
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("review: coverage files: %w", err)
 	}
 
@@ -220,6 +198,25 @@ func coverage(ctx context.Context, q engine.Querier, rv *Review, opts Options, l
 	return nil
 }
 
+// perHour runs a query of (account, region, hour, count) rows and hands each row to add.
+func perHour(ctx context.Context, q engine.Querier, query string, args []any, add func(cellKey, time.Time, int64)) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, r sql.NullString
+		var t time.Time
+		var n int64
+		if err := rows.Scan(&a, &r, &t, &n); err != nil {
+			return err
+		}
+		add(cellKey{a.String, r.String}, t, n)
+	}
+	return rows.Err()
+}
+
 func pairs(ctx context.Context, q engine.Querier, since, until time.Time) ([]cellKey, error) {
 	rows, err := q.QueryContext(ctx, `SELECT DISTINCT account, region FROM cloudtrail_logs
 		WHERE event_time >= ? AND event_time < ? AND account IS NOT NULL AND region IS NOT NULL ORDER BY 1, 2`, since, until)
@@ -249,13 +246,6 @@ func distinct(ks []cellKey, f func(cellKey) string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // retention fills rv.Retention: the oldest day of logs per account and region in the store and in the

@@ -13,7 +13,6 @@ import (
 
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/pci"
-	"github.com/trailwatch/trailwatch/internal/rulefmt"
 	"github.com/trailwatch/trailwatch/internal/source"
 	"github.com/trailwatch/trailwatch/internal/suppress"
 )
@@ -265,8 +264,25 @@ func ruleSQL(set *engine.Set, r *engine.Rule, w Window) string {
 }
 
 // requirements states each PCI DSS v4.0.1 requirement-10 item: the rules and checks mapped to it and what
-// they found. Informational rules record activity for the reviewer; they are not findings.
+// they found. Informational rules record activity for the reviewer; they are not findings. A parent
+// requirement does not count its children's findings: each has its own line.
 func requirements(set *engine.Set, fs []Finding) []Requirement {
+	active, suppressed := map[string]int{}, map[string]int{}
+	for _, f := range fs {
+		if f.Level == "informational" {
+			continue
+		}
+		for i, id := range f.PCIv4 {
+			if slices.Index(f.PCIv4, id) != i {
+				continue // listed twice, counted once
+			}
+			if f.Suppressed != nil {
+				suppressed[id]++
+			} else {
+				active[id]++
+			}
+		}
+	}
 	var out []Requirement
 	for _, p := range pci.V4 {
 		req := Requirement{ID: p.ID, V321: pci.V321For(p.ID), Title: p.Title, Rules: []string{}}
@@ -274,37 +290,22 @@ func requirements(set *engine.Set, fs []Finding) []Requirement {
 			req.V321 = []string{}
 		}
 		for _, r := range set.Rules {
-			if r.Emits && mapsTo(r.PCI.V4, p.ID) {
+			if r.Emits && slices.Contains(r.PCI.V4, p.ID) {
 				req.Rules = append(req.Rules, r.Ref())
 			}
 		}
 		for name, c := range checks {
-			if mapsTo(c.pciV4, p.ID) {
+			if slices.Contains(c.pciV4, p.ID) {
 				req.Rules = append(req.Rules, name)
 			}
 		}
 		sort.Strings(req.Rules)
-		for _, f := range fs {
-			if !mapsTo(f.PCIv4, p.ID) || f.Level == "informational" {
-				continue
-			}
-			if f.Suppressed != nil {
-				req.Suppressed++
-			} else {
-				req.Findings++
-			}
-		}
+		req.Findings, req.Suppressed = active[p.ID], suppressed[p.ID]
 		req.Evidenced = len(req.Rules) > 0
 		req.Note = notes[p.ID]
 		out = append(out, req)
 	}
 	return out
-}
-
-// mapsTo reports whether a rule mapped to ids evidences requirement id itself (a parent requirement does
-// not count its children's findings: each has its own line).
-func mapsTo(ids []string, id string) bool {
-	return slices.Contains(ids, id)
 }
 
 // notes say where the evidence of each requirement lives when it is not (only) the rules'.
@@ -376,9 +377,6 @@ func details(ctx context.Context, q engine.Querier, rv *Review) error {
 	}
 	return nil
 }
-
-// LevelRank orders levels for sorting and thresholds.
-func LevelRank(level string) int { return rulefmt.LevelRank(level) }
 
 func count(ctx context.Context, q engine.Querier, query string, args ...any) (int64, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
