@@ -174,24 +174,14 @@ func (s *StringList) UnmarshalYAML(n *yaml.Node) error {
 		out := make(StringList, 0, len(n.Content))
 		for _, c := range n.Content {
 			if c.Kind != yaml.ScalarNode {
-				return fmt.Errorf("line %d: want a string, found a %s", c.Line, kind(c))
+				return fmt.Errorf("line %d: want a string, found %s", c.Line, rulefmt.KindName(c))
 			}
 			out = append(out, c.Value)
 		}
 		*s = out
 		return nil
 	}
-	return fmt.Errorf("line %d: want a string or a list of strings, found a %s", n.Line, kind(n))
-}
-
-func kind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.SequenceNode:
-		return "list"
-	}
-	return "scalar"
+	return fmt.Errorf("line %d: want a string or a list of strings, found %s", n.Line, rulefmt.KindName(n))
 }
 
 // Default returns the configuration used without a file.

@@ -118,20 +118,22 @@ func ResolveNode(n *yaml.Node) *yaml.Node {
 
 func resolve(n *yaml.Node) *yaml.Node { return ResolveNode(n) }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
+// KindName names what a YAML node is, for messages: "a mapping", "a list", "null", "a scalar".
+func KindName(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
 		return "a mapping"
-	case yaml.SequenceNode:
+	case n.Kind == yaml.SequenceNode:
 		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "null"
-		}
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null" || n.Kind == yaml.DocumentNode && len(n.Content) == 0:
+		return "null"
+	case n.Kind == yaml.ScalarNode:
 		return "a scalar"
 	}
 	return "something else"
 }
+
+func kindName(n *yaml.Node) string { return KindName(n) }
 
 func (d *decoder) str(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {

@@ -90,19 +90,7 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" || n.Kind == yaml.DocumentNode && len(n.Content) == 0
 }
 
-func kindName(n *yaml.Node) string {
-	switch {
-	case n.Kind == yaml.MappingNode:
-		return "a mapping"
-	case n.Kind == yaml.SequenceNode:
-		return "a list"
-	case isNull(n):
-		return "null"
-	case n.Kind == yaml.ScalarNode:
-		return "a scalar"
-	}
-	return "something else"
-}
+func kindName(n *yaml.Node) string { return rulefmt.KindName(n) }
 
 // mapping walks a mapping node in order, calling f for each key; non-string and duplicate keys are
 // problems. It reports whether n was a mapping.
