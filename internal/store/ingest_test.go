@@ -218,6 +218,35 @@ func TestIngestIncrementalRewriteAndDuplicates(t *testing.T) {
 	}
 }
 
+// Two files of one transaction carrying the same event: it is stored once, and the files' records say which
+// added it and which repeated it.
+func TestIngestDuplicatesWithinOneTransaction(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, dayDir, "a.json.gz"), records("e1", "e2"))
+	write(t, filepath.Join(dir, dayDir, "b.json.gz"), records("e2", "e3"))
+	st := openTemp(t)
+	src, err := source.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := st.Ingest(context.Background(), src, IngestOptions{}) // one transaction for both files
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Read != 2 || sum.Events != 4 || sum.Added != 3 || sum.Duplicates != 1 {
+		t.Errorf("summary: %+v", sum)
+	}
+	if n := count(t, st, `SELECT count(*) FROM cloudtrail_logs WHERE eventid = 'e2'`); n != 1 {
+		t.Errorf("e2 stored %d times", n)
+	}
+	if n := count(t, st, `SELECT sum(added) FROM tw_files`); n != 3 {
+		t.Errorf("files record %d added", n)
+	}
+	if n := count(t, st, `SELECT sum(duplicates) FROM tw_files`); n != 1 {
+		t.Errorf("files record %d duplicates", n)
+	}
+}
+
 func TestIngestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	good := records("g1", "g2")

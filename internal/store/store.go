@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -38,6 +39,8 @@ type Store struct {
 	opts Options
 	conn *duckdb.Connector
 	wait string // this process's wait file while it waits for the lock, see waitdir.go
+	// stream is what tw_stream() reads while an ingest runs, see writer.go.
+	stream atomic.Pointer[stream]
 }
 
 // Open opens (creating if needed) the database at path. An empty path opens a throw-away in-memory store.
@@ -122,6 +125,12 @@ func (s *Store) connect(ctx context.Context, lockWait time.Duration) error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	s.DB, s.conn = db, conn
+	if !opts.ReadOnly {
+		if err := s.registerStream(ctx); err != nil {
+			s.closeDB()
+			return fmt.Errorf("open %s: %w", s.path, err)
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,513 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/trailwatch/trailwatch/internal/cloudtrail"
+)
+
+// The parsed events flow into ct_events through a table function, tw_stream(), that DuckDB pulls from
+// while it runs one INSERT per transaction: nothing is staged in between, so an event is copied once, from
+// the parser's strings into DuckDB's vectors. A transaction takes whole files until it holds BatchEvents
+// events, the input ends or a reader waits for the store; then the rows it added that repeat a stored
+// event (or an earlier row of the same transaction) are deleted, the files are recorded with what each
+// added, and it commits. A crash anywhere before the commit leaves the store as it was.
+
+// streamCol is one column of tw_stream(): the flat values of cloudtrail.Col, then where the event belongs.
+type streamCol struct {
+	name string
+	typ  duckdb.Type
+}
+
+var streamCols = func() []streamCol {
+	names := `eventversion ui_type ui_principalid ui_arn ui_accountid ui_invokedby ui_accesskeyid ui_username
+		sc_mfaauthenticated sc_creationdate si_type si_principalid si_arn si_accountid si_username
+		sc_ec2roledelivery sc_webidfederationdata eventtime eventsource eventname awsregion sourceipaddress
+		useragent errorcode errormessage requestparameters responseelements additionaleventdata requestid
+		eventid readonly resources eventtype apiversion recipientaccountid serviceeventdetails sharedeventid
+		vpcendpointid tls_version tls_ciphersuite tls_host eventcategory managementevent extra`
+	var cols []streamCol
+	for _, n := range strings.Fields(names) {
+		cols = append(cols, streamCol{n, duckdb.TYPE_VARCHAR})
+	}
+	if len(cols) != int(cloudtrail.NumCols) {
+		panic(fmt.Sprintf("store: %d stream columns for %d event columns", len(cols), cloudtrail.NumCols))
+	}
+	return append(cols,
+		streamCol{"structs", duckdb.TYPE_UTINYINT},
+		streamCol{"account", duckdb.TYPE_VARCHAR},
+		streamCol{"region", duckdb.TYPE_VARCHAR},
+		streamCol{"timestamp", duckdb.TYPE_VARCHAR},
+		streamCol{"event_time", duckdb.TYPE_TIMESTAMP_TZ},
+		streamCol{"source_object", duckdb.TYPE_VARCHAR})
+}()
+
+// insertSQL assembles the Athena table's nested columns from the stream's flat ones.
+const insertSQL = `INSERT INTO ct_events SELECT
+	eventversion,
+	CASE WHEN structs & 1 <> 0 THEN struct_pack(
+		type := ui_type, principalid := ui_principalid, arn := ui_arn, accountid := ui_accountid,
+		invokedby := ui_invokedby, accesskeyid := ui_accesskeyid, username := ui_username,
+		sessioncontext := CASE WHEN structs & 2 <> 0 THEN struct_pack(
+			attributes := CASE WHEN structs & 4 <> 0 THEN struct_pack(
+				mfaauthenticated := sc_mfaauthenticated, creationdate := sc_creationdate) END,
+			sessionissuer := CASE WHEN structs & 8 <> 0 THEN struct_pack(
+				type := si_type, principalid := si_principalid, arn := si_arn, accountid := si_accountid,
+				username := si_username) END,
+			ec2roledelivery := sc_ec2roledelivery,
+			webidfederationdata := from_json(sc_webidfederationdata, '"MAP(VARCHAR, VARCHAR)"')) END) END,
+	eventtime, eventsource, eventname, awsregion, sourceipaddress, useragent, errorcode, errormessage,
+	requestparameters, responseelements, additionaleventdata, requestid, eventid, readonly,
+	from_json(resources, '[{"arn":"VARCHAR","accountid":"VARCHAR","type":"VARCHAR"}]'),
+	eventtype, apiversion, recipientaccountid, serviceeventdetails, sharedeventid, vpcendpointid,
+	CASE WHEN structs & 16 <> 0 THEN struct_pack(tlsversion := tls_version, ciphersuite := tls_ciphersuite,
+		clientprovidedhostheader := tls_host) END,
+	eventcategory, managementevent, extra, account, region, "timestamp", event_time, source_object
+FROM tw_stream()`
+
+// firstNewRowSQL gives the row id at and above which the rows of the transaction about to insert lie: the
+// table only grows (duplicates are deleted, never updated), and rows a transaction adds get row ids above
+// every row committed before it.
+const firstNewRowSQL = `SELECT coalesce(max(rowid) + 1, 0) FROM ct_events`
+
+// dedupSQL deletes the rows this transaction added ($1: its first row id) that repeat an event already
+// stored (same eventID and recipient account; stored events are looked up only within the transaction's
+// time span, $2 to $3, as a repeated event carries the same eventTime), or an earlier row of this
+// transaction.
+const dedupSQL = `DELETE FROM ct_events WHERE rowid IN (
+	SELECT n.rowid FROM ct_events n
+	WHERE n.rowid >= $1 AND EXISTS (
+		SELECT 1 FROM ct_events o
+		WHERE o.rowid < $1 AND o.event_time BETWEEN $2 AND $3
+		  AND o.eventid = n.eventid AND o.recipientaccountid IS NOT DISTINCT FROM n.recipientaccountid)
+	UNION ALL
+	SELECT rowid FROM ct_events WHERE rowid >= $1
+	QUALIFY row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) > 1)`
+
+// addedSQL counts what each object added in this transaction, after dedupSQL.
+const addedSQL = `SELECT source_object, count(*) FROM ct_events WHERE rowid >= $1 GROUP BY source_object`
+
+const stageFilesDDL = `CREATE OR REPLACE TEMP TABLE stage_files (
+	uri VARCHAR, version VARCHAR, size BIGINT, account VARCHAR, region VARCHAR, day DATE, status VARCHAR,
+	events BIGINT, added BIGINT, rejected BIGINT, error VARCHAR, ingested_at TIMESTAMPTZ
+)`
+
+const recordFilesSQL = `INSERT OR REPLACE INTO tw_files
+	(uri, version, size, account, region, day, status, events, added, duplicates, rejected, error, ingested_at)
+SELECT uri, version, size, account, region, day, status, events, added, events - added, rejected, error,
+	ingested_at
+FROM stage_files`
+
+// stream is the source behind tw_stream(): it hands DuckDB the events of the parsed files, whole files at a
+// time, until the transaction is full. DuckDB calls FillChunk from its worker threads, one at a time.
+type stream struct {
+	mu      sync.Mutex
+	in      <-chan *parsedFile
+	ctx     context.Context
+	more    func() bool // whether the transaction may take another file
+	cols    []duckdb.ColumnInfo
+	cur     *parsedFile
+	pos     int
+	files   []*parsedFile // files taken by this transaction, their events released once sent
+	events  int
+	minT    time.Time
+	maxT    time.Time
+	eof     bool
+	onFile  func(*parsedFile)
+	failure error
+}
+
+func newStream(in <-chan *parsedFile) (*stream, error) {
+	s := &stream{in: in}
+	for _, c := range streamCols {
+		t, err := duckdb.NewTypeInfo(c.typ)
+		if err != nil {
+			return nil, err
+		}
+		s.cols = append(s.cols, duckdb.ColumnInfo{Name: c.name, T: t})
+	}
+	return s, nil
+}
+
+// reset starts a transaction.
+func (s *stream) reset(ctx context.Context, more func() bool) {
+	s.ctx, s.more = ctx, more
+	s.files, s.events = nil, 0
+	s.minT, s.maxT = time.Time{}, time.Time{}
+	s.failure = nil
+}
+
+func (s *stream) ColumnInfos() []duckdb.ColumnInfo     { return s.cols }
+func (s *stream) Cardinality() *duckdb.CardinalityInfo { return nil }
+func (s *stream) Init() duckdb.ParallelTableSourceInfo {
+	return duckdb.ParallelTableSourceInfo{MaxThreads: 2}
+}
+func (s *stream) NewLocalState() any { return nil }
+
+// next makes s.cur a file with events left to send, taking files from the parser while the transaction
+// has room; it reports false when there is nothing more to send in this transaction.
+func (s *stream) next() bool {
+	for s.cur == nil || s.pos >= len(s.cur.events) {
+		if s.cur != nil {
+			s.cur.events = nil // sent: let the memory go
+			s.cur = nil
+		}
+		if s.eof || !s.more() {
+			return false
+		}
+		var pf *parsedFile
+		var ok bool
+		select {
+		case pf, ok = <-s.in:
+		case <-s.ctx.Done():
+			s.failure = s.ctx.Err()
+			return false
+		}
+		if !ok {
+			s.eof = true
+			return false
+		}
+		pf.staged = len(pf.events)
+		s.files = append(s.files, pf)
+		s.events += len(pf.events)
+		s.cur, s.pos = pf, 0
+		if s.onFile != nil {
+			s.onFile(pf)
+		}
+	}
+	return true
+}
+
+func (s *stream) FillChunk(_ any, ch duckdb.DataChunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, capacity := 0, duckdb.GetDataChunkCapacity()
+	for n < capacity && s.failure == nil && s.next() {
+		pf := s.cur
+		e := &pf.events[s.pos]
+		s.pos++
+		if err := fillRow(ch, n, pf, e); err != nil {
+			s.failure = fmt.Errorf("%s: event %d: %w", pf.obj.URI, s.pos, err)
+			break
+		}
+		if s.minT.IsZero() || e.Time.Before(s.minT) {
+			s.minT = e.Time
+		}
+		if e.Time.After(s.maxT) {
+			s.maxT = e.Time
+		}
+		n++
+	}
+	if s.failure != nil {
+		return s.failure
+	}
+	return ch.SetSize(n)
+}
+
+// fillRow writes one event as row n of the stream's chunk.
+func fillRow(ch duckdb.DataChunk, n int, pf *parsedFile, e *cloudtrail.Event) error {
+	for c := cloudtrail.Col(0); c < cloudtrail.NumCols; c++ {
+		var err error
+		if v, ok := e.Get(c); ok {
+			err = duckdb.SetChunkValue(ch, int(c), n, v)
+		} else {
+			err = duckdb.SetChunkValue[any](ch, int(c), n, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	i := int(cloudtrail.NumCols)
+	k := pf.obj.Layout
+	account, region, ts := k.Account, k.Region, ""
+	if k.InLayout {
+		ts = k.Timestamp()
+	} else {
+		// Outside the S3 layout the event itself says where it belongs.
+		account, region = e.Vals[cloudtrail.ColRecipientAccountID], e.Vals[cloudtrail.ColAWSRegion]
+		ts = e.Time.Format("2006/01/02")
+	}
+	for _, err := range []error{
+		duckdb.SetChunkValue(ch, i, n, e.Structs),
+		setNullable(ch, i+1, n, account),
+		setNullable(ch, i+2, n, region),
+		duckdb.SetChunkValue(ch, i+3, n, ts),
+		duckdb.SetChunkValue(ch, i+4, n, e.Time),
+		duckdb.SetChunkValue(ch, i+5, n, pf.obj.URI),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setNullable(ch duckdb.DataChunk, col, row int, v string) error {
+	if v == "" {
+		return duckdb.SetChunkValue[any](ch, col, row, nil)
+	}
+	return duckdb.SetChunkValue(ch, col, row, v)
+}
+
+// writer runs the transactions on one connection.
+type writer struct {
+	conn   *sql.Conn
+	fapp   *duckdb.Appender // stage_files: the transaction's files
+	stream *stream
+}
+
+// registerStream registers tw_stream() with the database; it reads the store's current stream.
+func (s *Store) registerStream(ctx context.Context) error {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return duckdb.RegisterTableUDF(conn, "tw_stream", duckdb.ParallelChunkTableFunction{
+		BindArguments: func(map[string]any, ...any) (duckdb.ParallelChunkTableSource, error) {
+			st := s.stream.Load()
+			if st == nil {
+				return nil, errors.New("tw_stream: no ingest is running")
+			}
+			return st, nil
+		},
+	})
+}
+
+func (s *Store) newWriter(ctx context.Context, st *stream) (*writer, error) {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: connect: %w", err)
+	}
+	w := &writer{conn: conn, stream: st}
+	if _, err := conn.ExecContext(ctx, stageFilesDDL); err != nil {
+		w.close()
+		return nil, fmt.Errorf("ingest: create staging table: %w", err)
+	}
+	err = conn.Raw(func(dc any) error {
+		w.fapp, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "stage_files")
+		return err
+	})
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("ingest: staging appender: %w", err)
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	if w.fapp != nil {
+		_ = w.fapp.Close()
+		w.fapp = nil
+	}
+	if w.conn != nil {
+		_ = w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// write runs transactions until the parsed files run out, yielding the store to waiting readers between
+// them, and accounts for every file in sum.
+func (s *Store) write(ctx context.Context, parsed <-chan *parsedFile, opts IngestOptions, sum *Summary, listing func(*Progress)) error {
+	st, err := newStream(parsed)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	var prog Progress
+	st.onFile = func(pf *parsedFile) {
+		prog.Done++
+		prog.Events += int64(len(pf.events))
+		prog.Bytes += pf.obj.Size
+		if opts.Progress != nil {
+			listing(&prog)
+			opts.Progress(prog)
+		}
+	}
+	s.stream.Store(st)
+	defer s.stream.Store(nil)
+	w, err := s.newWriter(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if w != nil {
+			w.close()
+		}
+	}()
+	for batch := 1; ; batch++ {
+		yield := false
+		more := func() bool {
+			if st.events >= opts.BatchEvents || len(st.files) >= maxBatchFiles {
+				return false
+			}
+			if len(st.files)%16 == 15 && readersWaiting(s.path) {
+				yield = true
+				return false
+			}
+			return true
+		}
+		results, err := w.transaction(ctx, batch, more, opts.CommitHook)
+		if err != nil {
+			return err
+		}
+		for _, r := range results {
+			sum.Events += int64(r.Events)
+			sum.Added += int64(r.Added)
+			sum.Duplicates += int64(r.Duplicates)
+			sum.Rejected += int64(r.Rejected)
+			if r.Status == StatusOK {
+				sum.Read++
+			} else {
+				sum.Failed++
+				sum.Failures = append(sum.Failures, r)
+			}
+			if opts.OnFile != nil {
+				opts.OnFile(r)
+			}
+		}
+		for _, pf := range st.files {
+			sum.Bytes += pf.obj.Size
+		}
+		if st.eof {
+			return nil
+		}
+		if len(results) == 0 && !yield {
+			return errors.New("ingest: a transaction took no files before the input ended") // a bug, never spin
+		}
+		if yield {
+			// Close the store so the waiting queries can run, and carry on after them.
+			w.close()
+			w = nil
+			if err := s.yield(ctx); err != nil {
+				return err
+			}
+			if w, err = s.newWriter(ctx, st); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// maxBatchFiles bounds the files of one transaction, whatever their events.
+const maxBatchFiles = 8192
+
+// transaction streams files into ct_events until more says stop, removes the duplicates, records the
+// files and commits, all in one transaction. It returns nothing when there were no files left.
+func (w *writer) transaction(ctx context.Context, batch int, more func() bool, hook func(string, int)) ([]FileResult, error) {
+	st := w.stream
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	var first int64
+	if err := tx.QueryRowContext(ctx, firstNewRowSQL).Scan(&first); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	st.reset(ctx, more)
+	t0 := time.Now()
+	if _, err := tx.ExecContext(ctx, insertSQL); err != nil {
+		if st.failure != nil {
+			err = st.failure
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("ingest: store events: %w", err)
+	}
+	if len(st.files) == 0 {
+		return nil, nil
+	}
+	debugf("batch %d: %d files, %d events: insert %v", batch, len(st.files), st.events, time.Since(t0))
+	if hook != nil {
+		hook("staged", batch)
+	}
+	minT, maxT := st.minT, st.maxT
+	if minT.IsZero() {
+		minT, maxT = time.Unix(0, 0), time.Unix(0, 0)
+	}
+	if _, err := tx.ExecContext(ctx, dedupSQL, first, minT, maxT); err != nil {
+		return nil, fmt.Errorf("ingest: deduplicate: %w", err)
+	}
+	debugf("batch %d: dedup %v", batch, time.Since(t0))
+	added, err := addedByObject(ctx, tx, first)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]FileResult, len(st.files))
+	now := time.Now().UTC()
+	for i, pf := range st.files {
+		r := FileResult{URI: pf.obj.URI, Status: StatusOK, Events: pf.staged, Added: added[pf.obj.URI],
+			Rejected: pf.rejected, Err: pf.err, Warnings: pf.warnings}
+		r.Duplicates = r.Events - r.Added
+		var errText any
+		if pf.err != nil {
+			r.Status = StatusFailed
+			errText = pf.err.Error()
+		}
+		var day any
+		if k := pf.obj.Layout; k.InLayout {
+			day = k.Date()
+		}
+		if err := w.fapp.AppendRow(pf.obj.URI, pf.obj.Version, pf.obj.Size, nullable(pf.obj.Layout.Account),
+			nullable(pf.obj.Layout.Region), day, r.Status, int64(r.Events), int64(r.Added), int64(r.Rejected),
+			errText, now); err != nil {
+			return nil, fmt.Errorf("ingest: stage file record %s: %w", pf.obj.URI, err)
+		}
+		results[i] = r
+	}
+	if err := w.fapp.Flush(); err != nil {
+		return nil, fmt.Errorf("ingest: flush file records: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, recordFilesSQL); err != nil {
+		return nil, fmt.Errorf("ingest: record files: %w", err)
+	}
+	if hook != nil {
+		hook("in-transaction", batch)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("ingest: commit: %w", err)
+	}
+	if hook != nil {
+		hook("committed", batch)
+	}
+	debugf("batch %d: committed %v", batch, time.Since(t0))
+	if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_files`); err != nil {
+		return nil, fmt.Errorf("ingest: clear staging: %w", err)
+	}
+	return results, nil
+}
+
+func addedByObject(ctx context.Context, tx *sql.Tx, first int64) (map[string]int, error) {
+	rows, err := tx.QueryContext(ctx, addedSQL, first)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: count: %w", err)
+	}
+	defer rows.Close()
+	added := map[string]int{}
+	for rows.Next() {
+		var uri string
+		var n int
+		if err := rows.Scan(&uri, &n); err != nil {
+			return nil, fmt.Errorf("ingest: count: %w", err)
+		}
+		added[uri] = n
+	}
+	return added, rows.Err()
+}
+
+func nullable(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
