@@ -108,7 +108,7 @@ trailwatch serve, alerts within minutes of new logs.`,
 	root.PersistentFlags().StringVar(&e.db, "db", defDB, "store file (env TRAILWATCH_DB)")
 	root.PersistentFlags().StringVar(&e.configPath, "config", os.Getenv("TRAILWATCH_CONFIG"), "configuration file (env TRAILWATCH_CONFIG; default ./trailwatch.yaml when it exists)")
 	root.PersistentFlags().DurationVar(&e.lockWait, "lock-wait", 2*time.Minute, "how long to wait while another trailwatch process holds the store")
-	root.PersistentFlags().StringVar(&e.memoryLimit, "memory-limit", "", "memory the database engine may use before it spills to disk, e.g. 4GB (default: 256MB for ingest, 80% of RAM otherwise)")
+	root.PersistentFlags().StringVar(&e.memoryLimit, "memory-limit", "", "memory the database engine may use before it spills to disk, e.g. 4GB (default: 128MB for ingest, 80% of RAM otherwise)")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		// The configuration's store applies when neither --db nor TRAILWATCH_DB names one.
 		if c.Flags().Changed("db") || os.Getenv("TRAILWATCH_DB") != "" {

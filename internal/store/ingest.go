@@ -89,7 +89,9 @@ type parsedFile struct {
 	rejected int
 	err      error
 	warnings []string
-	staged   int // events appended to the staging table
+	staged   int       // events handed to the store
+	minT     time.Time // the earliest and latest eventTime of events
+	maxT     time.Time
 }
 
 // Ingest reads every new or changed object src lists into the store, exactly once: an object already read
@@ -194,6 +196,12 @@ func readObject(ctx context.Context, src source.Source, o source.Object) *parsed
 				recErrs = append(recErrs, fmt.Sprintf("record %d: %v", len(pf.events)+pf.rejected, err))
 			}
 			return nil
+		}
+		if pf.minT.IsZero() || e.Time.Before(pf.minT) {
+			pf.minT = e.Time
+		}
+		if e.Time.After(pf.maxT) {
+			pf.maxT = e.Time
 		}
 		if e.Repaired {
 			repaired++

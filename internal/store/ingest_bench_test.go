@@ -25,7 +25,7 @@ func BenchmarkIngest(b *testing.B) {
 	var events int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		st, err := Open(context.Background(), filepath.Join(b.TempDir(), "b.duckdb"), Options{MemoryLimit: "256MB"})
+		st, err := Open(context.Background(), filepath.Join(b.TempDir(), "b.duckdb"), Options{MemoryLimit: "128MB"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -77,6 +77,9 @@ func (s *Store) connect(ctx context.Context, lockWait time.Duration) error {
 			"SET autoinstall_known_extensions=false",
 			"SET autoload_known_extensions=false",
 			"SET TimeZone='UTC'",
+			// Return freed memory to the system in the background, rather than keeping it in the allocator's
+			// caches: it keeps a long ingest's resident memory flat (measured with make bench).
+			"SET allocator_background_threads=true",
 		}
 		if opts.Threads > 0 {
 			stmts = append(stmts, "SET threads="+strconv.Itoa(opts.Threads))

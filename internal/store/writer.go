@@ -108,15 +108,14 @@ SELECT uri, version, size, account, region, day, status, events, added, events -
 FROM stage_files`
 
 // stream is the source behind tw_stream(): it hands DuckDB the events of the parsed files, whole files at a
-// time, until the transaction is full. DuckDB calls FillChunk from its worker threads, one at a time.
+// time, until the transaction is full. Each of DuckDB's threads takes a file under the lock and fills its
+// chunks from it without the lock, so both fill at once.
 type stream struct {
 	mu      sync.Mutex
 	in      <-chan *parsedFile
 	ctx     context.Context
 	more    func() bool // whether the transaction may take another file
 	cols    []duckdb.ColumnInfo
-	cur     *parsedFile
-	pos     int
 	files   []*parsedFile // files taken by this transaction, their events released once sent
 	events  int
 	minT    time.Time
@@ -124,6 +123,12 @@ type stream struct {
 	eof     bool
 	onFile  func(*parsedFile)
 	failure error
+}
+
+// cursor is one DuckDB thread's place in the file it is sending.
+type cursor struct {
+	pf  *parsedFile
+	pos int
 }
 
 func newStream(in <-chan *parsedFile) (*stream, error) {
@@ -151,64 +156,80 @@ func (s *stream) Cardinality() *duckdb.CardinalityInfo { return nil }
 func (s *stream) Init() duckdb.ParallelTableSourceInfo {
 	return duckdb.ParallelTableSourceInfo{MaxThreads: 2}
 }
-func (s *stream) NewLocalState() any { return nil }
+func (s *stream) NewLocalState() any { return &cursor{} }
 
-// next makes s.cur a file with events left to send, taking files from the parser while the transaction
-// has room; it reports false when there is nothing more to send in this transaction.
-func (s *stream) next() bool {
-	for s.cur == nil || s.pos >= len(s.cur.events) {
-		if s.cur != nil {
-			s.cur.events = nil // sent: let the memory go
-			s.cur = nil
-		}
-		if s.eof || !s.more() {
-			return false
-		}
+// take returns the next file for this transaction, or nil when there is none: the input ended, the
+// transaction is full, or the run was cancelled (s.failure says so).
+func (s *stream) take() *parsedFile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.failure == nil && !s.eof && s.more() {
 		var pf *parsedFile
 		var ok bool
 		select {
 		case pf, ok = <-s.in:
 		case <-s.ctx.Done():
 			s.failure = s.ctx.Err()
-			return false
+			return nil
 		}
 		if !ok {
 			s.eof = true
-			return false
+			return nil
 		}
 		pf.staged = len(pf.events)
 		s.files = append(s.files, pf)
 		s.events += len(pf.events)
-		s.cur, s.pos = pf, 0
+		if !pf.minT.IsZero() {
+			if s.minT.IsZero() || pf.minT.Before(s.minT) {
+				s.minT = pf.minT
+			}
+			if pf.maxT.After(s.maxT) {
+				s.maxT = pf.maxT
+			}
+		}
 		if s.onFile != nil {
 			s.onFile(pf)
 		}
+		if len(pf.events) > 0 {
+			return pf
+		}
 	}
-	return true
+	return nil
 }
 
-func (s *stream) FillChunk(_ any, ch duckdb.DataChunk) error {
+func (s *stream) fail(err error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failure == nil {
+		s.failure = err
+	}
+	return s.failure
+}
+
+func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
+	c := local.(*cursor)
 	n, capacity := 0, duckdb.GetDataChunkCapacity()
-	for n < capacity && s.failure == nil && s.next() {
-		pf := s.cur
-		e := &pf.events[s.pos]
-		s.pos++
-		if err := fillRow(ch, n, pf, e); err != nil {
-			s.failure = fmt.Errorf("%s: event %d: %w", pf.obj.URI, s.pos, err)
-			break
+	for n < capacity {
+		if c.pf == nil || c.pos >= len(c.pf.events) {
+			if c.pf != nil {
+				c.pf.events = nil // sent: let the memory go
+			}
+			if c.pf = s.take(); c.pf == nil {
+				break
+			}
+			c.pos = 0
 		}
-		if s.minT.IsZero() || e.Time.Before(s.minT) {
-			s.minT = e.Time
+		if err := fillRow(ch, n, c.pf, &c.pf.events[c.pos]); err != nil {
+			return s.fail(fmt.Errorf("%s: event %d: %w", c.pf.obj.URI, c.pos+1, err))
 		}
-		if e.Time.After(s.maxT) {
-			s.maxT = e.Time
-		}
+		c.pos++
 		n++
 	}
-	if s.failure != nil {
-		return s.failure
+	s.mu.Lock()
+	err := s.failure
+	s.mu.Unlock()
+	if err != nil {
+		return err
 	}
 	return ch.SetSize(n)
 }
@@ -404,6 +425,13 @@ const maxBatchFiles = 8192
 // files and commits, all in one transaction. It returns nothing when there were no files left.
 func (w *writer) transaction(ctx context.Context, batch int, more func() bool, hook func(string, int)) ([]FileResult, error) {
 	st := w.stream
+	// Without insertion order DuckDB inserts on all its threads (measured: 1.2-1.5x faster, the same file
+	// size). The setting is the database's, so it is lifted for the transaction only; row order means
+	// nothing here (which of two copies of an event is kept is not specified).
+	if _, err := w.conn.ExecContext(ctx, `SET preserve_insertion_order = false`); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	defer w.conn.ExecContext(context.Background(), `RESET preserve_insertion_order`) //nolint:errcheck // best effort, after the transaction ends
 	tx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: begin: %w", err)
