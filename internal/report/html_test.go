@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/trailwatch/trailwatch/internal/review"
+	"github.com/trailwatch/trailwatch/internal/testenv"
 )
 
 // reportScripts is how many <script> elements the template writes: the chart data (JSON, not run),
@@ -301,11 +302,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		t.Skip("needs a browser: skipped with -short")
 	}
 	if _, err := os.Stat(chromium); err != nil {
-		msg := fmt.Sprintf("%s not found (%v): install Debian's chromium package (apt-get install chromium)", chromium, err)
-		if os.Getenv("TRAILWATCH_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "TRAILWATCH_REQUIRE_CHROMIUM", fmt.Sprintf("%s not found (%v): install Debian's chromium package (apt-get install chromium)", chromium, err))
 	}
 
 	file := filepath.Join(t.TempDir(), ReportHTML)

@@ -380,7 +380,8 @@ func (s *Store) write(ctx context.Context, parsed <-chan *parsedFile, opts Inges
 		if err != nil {
 			return err
 		}
-		for _, r := range results {
+		for i, r := range results {
+			sum.Bytes += st.files[i].obj.Size
 			sum.Events += int64(r.Events)
 			sum.Added += int64(r.Added)
 			sum.Duplicates += int64(r.Duplicates)
@@ -394,9 +395,6 @@ func (s *Store) write(ctx context.Context, parsed <-chan *parsedFile, opts Inges
 			if opts.OnFile != nil {
 				opts.OnFile(r)
 			}
-		}
-		for _, pf := range st.files {
-			sum.Bytes += pf.obj.Size
 		}
 		if st.eof {
 			return nil

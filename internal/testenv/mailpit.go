@@ -93,11 +93,7 @@ func StartMailpit(t testing.TB, opts MailpitOptions) *Mailpit {
 	}
 	bin, err := findServer("MAILPIT_BIN", "mailpit")
 	if err != nil {
-		msg := fmt.Sprintf("Mailpit server not found (%v): run scripts/install-mailpit.sh, or set MAILPIT_BIN", err)
-		if os.Getenv("TRAILWATCH_REQUIRE_MAILPIT") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		Missing(t, "TRAILWATCH_REQUIRE_MAILPIT", fmt.Sprintf("Mailpit server not found (%v): run scripts/install-mailpit.sh, or set MAILPIT_BIN", err))
 	}
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -315,31 +311,4 @@ func writeSelfSigned(certFile, keyFile string) error {
 		return err
 	}
 	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
-}
-
-// findServer returns a test server binary: the file named by $envVar, else name on $PATH, else
-// $(go env GOPATH)/bin/name.
-func findServer(envVar, name string) (string, error) {
-	if bin := os.Getenv(envVar); bin != "" {
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("%s: %w", envVar, err)
-		}
-		return bin, nil
-	}
-	if bin, err := exec.LookPath(name); err == nil {
-		return bin, nil
-	}
-	gopath, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		return "", fmt.Errorf("not on PATH, and go env GOPATH: %w", err)
-	}
-	var tried []string
-	for _, dir := range filepath.SplitList(strings.TrimSpace(string(gopath))) {
-		bin := filepath.Join(dir, "bin", name)
-		if st, err := os.Stat(bin); err == nil && !st.IsDir() {
-			return bin, nil
-		}
-		tried = append(tried, bin)
-	}
-	return "", fmt.Errorf("not on PATH nor at %s", strings.Join(tried, ", "))
 }

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,13 +50,9 @@ func StartMinIO(t testing.TB) *MinIO {
 	if testing.Short() {
 		t.Skip("needs a MinIO server: skipped with -short")
 	}
-	bin, err := findMinIO()
+	bin, err := findServer("MINIO_BIN", "minio")
 	if err != nil {
-		msg := fmt.Sprintf("MinIO server not found (%v): run `make tools` or scripts/install-minio.sh, or set MINIO_BIN", err)
-		if os.Getenv("TRAILWATCH_REQUIRE_MINIO") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		Missing(t, "TRAILWATCH_REQUIRE_MINIO", fmt.Sprintf("MinIO server not found (%v): run `make tools` or scripts/install-minio.sh, or set MINIO_BIN", err))
 	}
 	dataDir := t.TempDir() // removed after the server is stopped: cleanups run last first
 	var lastErr error
@@ -157,32 +151,6 @@ func (m *MinIO) Env() []string {
 		"AWS_REGION=" + minioRegion,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
-}
-
-// findMinIO returns the MinIO server binary to run.
-func findMinIO() (string, error) {
-	if bin := os.Getenv("MINIO_BIN"); bin != "" {
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("MINIO_BIN: %w", err)
-		}
-		return bin, nil
-	}
-	if bin, err := exec.LookPath("minio"); err == nil {
-		return bin, nil
-	}
-	gopath, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		return "", fmt.Errorf("not on PATH, and go env GOPATH: %w", err)
-	}
-	var tried []string
-	for _, dir := range filepath.SplitList(strings.TrimSpace(string(gopath))) {
-		bin := filepath.Join(dir, "bin", "minio")
-		if st, err := os.Stat(bin); err == nil && !st.IsDir() {
-			return bin, nil
-		}
-		tried = append(tried, bin)
-	}
-	return "", fmt.Errorf("not on PATH nor at %s", strings.Join(tried, ", "))
 }
 
 // freeAddr returns a loopback address with a port nothing listens on right now.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,4 +51,41 @@ func runServer(t testing.TB, name string, cmd *exec.Cmd, stopTimeout time.Durati
 		}
 	})
 	return nil
+}
+
+// findServer returns a test server binary: the file named by $envVar, else name on $PATH, else
+// $(go env GOPATH)/bin/name.
+func findServer(envVar, name string) (string, error) {
+	if bin := os.Getenv(envVar); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("%s: %w", envVar, err)
+		}
+		return bin, nil
+	}
+	if bin, err := exec.LookPath(name); err == nil {
+		return bin, nil
+	}
+	gopath, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		return "", fmt.Errorf("not on PATH, and go env GOPATH: %w", err)
+	}
+	var tried []string
+	for _, dir := range filepath.SplitList(strings.TrimSpace(string(gopath))) {
+		bin := filepath.Join(dir, "bin", name)
+		if st, err := os.Stat(bin); err == nil && !st.IsDir() {
+			return bin, nil
+		}
+		tried = append(tried, bin)
+	}
+	return "", fmt.Errorf("not on PATH nor at %s", strings.Join(tried, ", "))
+}
+
+// Missing ends a test that lacks a real server or program it runs against: it fails when $requireEnv is 1
+// (as in CI, so a missing install step cannot pass unnoticed), and is skipped otherwise.
+func Missing(t testing.TB, requireEnv, msg string) {
+	t.Helper()
+	if os.Getenv(requireEnv) == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
