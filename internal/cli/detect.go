@@ -94,7 +94,8 @@ today, yesterday or Nd (N days ago).`,
 			if err != nil {
 				return err
 			}
-			var shown []engine.Finding
+			total := len(findings)
+			shown := findings[:0] // in place: a day can hold hundreds of thousands of findings
 			for _, f := range findings {
 				if rulefmt.LevelRank(f.Rule.Level) >= lvl {
 					shown = append(shown, f)
@@ -105,7 +106,7 @@ today, yesterday or Nd (N days ago).`,
 			}
 			if showStats {
 				fmt.Fprintf(e.stderr, "%d rules, %d event pairs, %d matching events, %d findings (%d shown); pairs %.2f s, events %.2f s, total %.2f s\n",
-					len(set.Rules), stats.Pairs, stats.Candidates, len(findings), len(shown), stats.PairsTime.Seconds(), stats.QueryTime.Seconds(), stats.Duration.Seconds())
+					len(set.Rules), stats.Pairs, stats.Candidates, total, len(shown), stats.PairsTime.Seconds(), stats.QueryTime.Seconds(), stats.Duration.Seconds())
 			}
 			return nil
 		},

@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -65,7 +66,10 @@ type row struct {
 	groups  []sql.NullString
 }
 
-var findingColumns = []string{"event_time", "recipientaccountid", "awsregion", "%PRINCIPAL%", "useridentity.arn",
+// findingText are the text columns of a finding, in the order of rowOf. They come back packed into one
+// string per event (see query): reading a hundred thousand events, the driver's per-value copies and
+// conversions cost more than DuckDB's evaluation of the rules.
+var findingText = []string{"recipientaccountid", "awsregion", "%PRINCIPAL%", "useridentity.arn",
 	"useridentity.type", "eventsource", "eventname", "sourceipaddress", "useragent", "errorcode", "eventid", "source_object"}
 
 // windowWhere returns the conditions and arguments that restrict events to the window and scope.
@@ -90,8 +94,8 @@ func (s *Set) windowWhere(opts Options) ([]string, []any) {
 }
 
 // PairsQuery returns the first of the two queries of a run: the distinct (eventSource, eventName) pairs of
-// the window, each with a list saying which rules (in the order of Rules, detection rules only) can match
-// an event with that pair. It reads two columns.
+// the window with their number of events, each with a list saying which rules (in the order of Rules,
+// detection rules only) can match an event with that pair. It reads two columns.
 func (s *Set) PairsQuery(opts Options) (string, []any) {
 	var pre []string
 	for _, i := range s.detections {
@@ -101,87 +105,200 @@ func (s *Set) PairsQuery(opts Options) (string, []any) {
 	if len(pre) == 0 {
 		pre = []string{"FALSE"}
 	}
-	q := "SELECT eventsource, eventname, [\n\t" + strings.Join(pre, ",\n\t") + "\n] AS tw_possible\nFROM (SELECT DISTINCT eventsource, eventname FROM " +
-		s.Dialect.Table() + " WHERE " + strings.Join(where, " AND ") + ") AS tw_pairs"
+	q := "SELECT eventsource, eventname, tw_n, [\n\t" + strings.Join(pre, ",\n\t") + "\n] AS tw_possible\nFROM (SELECT eventsource, eventname, count(*) AS tw_n FROM " +
+		s.Dialect.Table() + " WHERE " + strings.Join(where, " AND ") + " GROUP BY eventsource, eventname) AS tw_pairs"
 	return q, args
 }
 
-// pair is an (eventSource, eventName) pair and the rules that can match it, as a bit mask.
+// pair is an (eventSource, eventName) pair, its number of events and the rules that can match it, as a
+// bit mask.
 type pair struct {
 	source, name sql.NullString
+	events       int64
 	mask         []uint64
 }
 
-// query returns the second query of a run: every event of the window whose pair some rule can match and
-// that some rule does match, with the indexes of the rules it matched and the values the correlations
-// group by. The pairs are bound as parameters (they are text from the logs); so are since and until.
-func (s *Set) query(opts Options, pairs []pair) (string, []any, []string) {
-	var conds []string
-	var extras []string
-	extraIdx := map[string]int{}
-	words := (len(s.detections) + 63) / 64
-	flags := make([][]string, words)
-	for k, i := range s.detections {
-		r := s.Rules[i]
-		bit := fmt.Sprintf("%d::UBIGINT", uint64(1)<<(k%64))
-		has := fmt.Sprintf("(tw_p.m%d & %s) <> 0", k/64, bit)
-		// CASE, not AND: with an OR of ANDs, EXPLAIN ANALYZE showed the optimizer lifting the conditions
-		// into a filter on the table alone, evaluating every rule on every event.
-		conds = append(conds, "CASE WHEN "+has+" THEN "+r.Where+" ELSE FALSE END")
-		// The rules an event matched come back as bit masks: cheaper to build and to read than a list.
-		flags[k/64] = append(flags[k/64], fmt.Sprintf("CASE WHEN %s AND (%s) THEN %s ELSE 0::UBIGINT END", has, r.Where, bit))
+// dispatch sorts the rules the pairs allow into those every pair allows, evaluated on every event, and
+// groups of pairs allowing the same other rules, evaluated only on the events of their pairs. Groups come
+// largest first (by events), and group[i] is the group of pairs[i], -1 when it has none.
+func dispatch(pairs []pair, words int) (every []uint64, groups [][]uint64, group []int) {
+	every = make([]uint64, words)
+	for w := range every {
+		every[w] = ^uint64(0)
 	}
+	for _, p := range pairs {
+		for w := range every {
+			every[w] &= p.mask[w]
+		}
+	}
+	type acc struct {
+		mask   []uint64
+		events int64
+		pairs  []int
+	}
+	var accs []*acc
+	byMask := map[string]*acc{}
+	for i, p := range pairs {
+		rest := make([]uint64, words)
+		some := false
+		for w := range rest {
+			rest[w] = p.mask[w] &^ every[w]
+			some = some || rest[w] != 0
+		}
+		if !some {
+			continue
+		}
+		key := fmt.Sprint(rest)
+		a, ok := byMask[key]
+		if !ok {
+			a = &acc{mask: rest}
+			byMask[key] = a
+			accs = append(accs, a)
+		}
+		a.events += p.events
+		a.pairs = append(a.pairs, i)
+	}
+	// CASE tests its branches in order on the rows not yet taken: the largest first.
+	sort.SliceStable(accs, func(i, j int) bool { return accs[i].events > accs[j].events })
+	group = make([]int, len(pairs))
+	for i := range group {
+		group[i] = -1
+	}
+	for g, a := range accs {
+		groups = append(groups, a.mask)
+		for _, i := range a.pairs {
+			group[i] = g
+		}
+	}
+	return every, groups, group
+}
+
+// query returns the second query of a run: every event of the window that some rule matches, with the
+// rules it matched as bit masks (one column per 64 rules: cheaper to build and to read than a list) and
+// the values the correlations group by.
+//
+// The rules every pair allows are tested on every event; the others only on the events of the pairs that
+// allow them, through one CASE on the pair's group, so an event costs the rules of its pair and not a test
+// per rule. The masks are computed once per event, below the filter that keeps the events with a bit set:
+// as a filter of ORs, then masks again for the matching events, the same library took 1.4 times as long.
+// The pairs are bound as parameters (they are text from the logs); so are since and until.
+func (s *Set) query(opts Options, pairs []pair) (string, []any, []string) {
+	words := (len(s.detections) + 63) / 64
+	if len(pairs) == 0 || words == 0 {
+		return "", nil, nil
+	}
+	every, groups, group := dispatch(pairs, words)
+	has := func(m []uint64, k int) bool { return m[k/64]&(1<<(k%64)) != 0 }
+	flag := func(k int) string {
+		return fmt.Sprintf("CASE WHEN (%s) THEN %d::UBIGINT ELSE 0::UBIGINT END", s.Rules[s.detections[k]].Where, uint64(1)<<(k%64))
+	}
+	masks := make([]string, words)
+	for w := range masks {
+		var parts []string
+		for k := w * 64; k < len(s.detections) && k < (w+1)*64; k++ {
+			if has(every, k) {
+				parts = append(parts, flag(k))
+			}
+		}
+		var whens []string
+		for g, m := range groups {
+			var fs []string
+			for k := w * 64; k < len(s.detections) && k < (w+1)*64; k++ {
+				if has(m, k) {
+					fs = append(fs, flag(k))
+				}
+			}
+			if len(fs) > 0 {
+				whens = append(whens, fmt.Sprintf("WHEN %d THEN (%s)", g, strings.Join(fs, "\n\t\t | ")))
+			}
+		}
+		if len(whens) > 0 {
+			parts = append(parts, "CASE tw_p.g\n\t"+strings.Join(whens, "\n\t")+"\n\tELSE 0::UBIGINT END")
+		}
+		if len(parts) == 0 {
+			parts = []string{"0::UBIGINT"}
+		}
+		masks[w] = strings.Join(parts, "\n\t | ")
+	}
+
+	// The correlations' group-by and value fields, read only for the events of the rules they count.
+	bit := map[*Rule]int{}
+	for k, i := range s.detections {
+		bit[s.Rules[i]] = k
+	}
+	var extras []string
+	extraBits := map[string][]uint64{}
 	for _, r := range s.Rules {
 		for _, b := range r.Bases {
 			for _, g := range append(append([]string{}, r.GroupBy[b]...), r.ValueField[b]) {
 				if g == "" {
 					continue
 				}
-				if _, ok := extraIdx[g]; !ok {
-					extraIdx[g] = len(extras)
+				if _, ok := extraBits[g]; !ok {
+					extraBits[g] = make([]uint64, words)
 					extras = append(extras, g)
+				}
+				if k, ok := bit[b]; ok {
+					extraBits[g][k/64] |= 1 << (k % 64)
 				}
 			}
 		}
 	}
-	cols := make([]string, len(findingColumns))
-	for i, c := range findingColumns {
+
+	// The text of a finding comes back as one string per event, each value prefixed with its length in
+	// bytes (values are text from the logs: no separator is safe), read without a copy per value.
+	var text, packed []string
+	for i, c := range findingText {
 		if c == "%PRINCIPAL%" {
 			c = s.Dialect.Principal()
 		}
-		cols[i] = c
+		text = append(text, fmt.Sprintf("coalesce(CAST(%s AS VARCHAR), '') AS tw_t%d", c, i))
+		packed = append(packed, fmt.Sprintf("CAST(strlen(tw_t%d) AS VARCHAR) || ':' || tw_t%d", i, i))
 	}
-	var args []any
-	var values []string
-	for _, p := range pairs {
-		v := "(CAST(? AS VARCHAR), CAST(? AS VARCHAR)"
-		args = append(args, nullable(p.source), nullable(p.name))
-		for _, m := range p.mask {
-			v += fmt.Sprintf(", %d::UBIGINT", m)
-		}
-		values = append(values, v+")")
+	var names []string
+	for w := range masks {
+		names = append(names, fmt.Sprintf("tw_rules%d", w))
 	}
-	if len(values) == 0 || words == 0 {
-		return "", nil, nil
-	}
-	var mcols []string
-	for w := 0; w < words; w++ {
-		mcols = append(mcols, fmt.Sprintf("m%d", w))
-	}
-	var b strings.Builder
-	b.WriteString("SELECT\n\t")
-	b.WriteString(strings.Join(cols, ",\n\t"))
-	for w, fs := range flags {
-		fmt.Fprintf(&b, ",\n\t(%s\n\t) AS tw_rules%d", strings.Join(fs, "\n\t | "), w)
-	}
+	var rest []string
 	for i, e := range extras {
-		fmt.Fprintf(&b, ",\n\tCAST(%s AS VARCHAR) AS tw_g%d", e, i)
+		var when []string
+		for w, m := range extraBits[e] {
+			if m != 0 {
+				when = append(when, fmt.Sprintf("(tw_rules%d & %d::UBIGINT) <> 0", w, m))
+			}
+		}
+		if len(when) == 0 {
+			when = []string{"FALSE"}
+		}
+		rest = append(rest, fmt.Sprintf("CASE WHEN %s THEN CAST(%s AS VARCHAR) END AS tw_g%d", strings.Join(when, " OR "), e, i))
 	}
-	b.WriteString("\nFROM " + s.Dialect.Table() + "\nJOIN (VALUES " + strings.Join(values, ", ") + ") AS tw_p(es, en, " + strings.Join(mcols, ", ") + ")")
+	outer := append([]string{s.Dialect.EventTime(), strings.Join(packed, " || ") + " AS tw_text"}, names...)
+	for i := range extras {
+		outer = append(outer, fmt.Sprintf("tw_g%d", i))
+	}
+	middle := append(append(append([]string{s.Dialect.EventTime()}, text...), names...), rest...)
+
+	var args []any
+	values := make([]string, len(pairs))
+	for i, p := range pairs {
+		values[i] = fmt.Sprintf("(CAST(? AS VARCHAR), CAST(? AS VARCHAR), %d)", group[i])
+		args = append(args, nullable(p.source), nullable(p.name))
+	}
+	table := s.Dialect.Table()
+	var b strings.Builder
+	b.WriteString("SELECT\n\t" + strings.Join(outer, ",\n\t") + "\nFROM (")
+	b.WriteString("\nSELECT\n\t" + strings.Join(middle, ",\n\t"))
+	b.WriteString("\nFROM (\nSELECT " + table + ".*")
+	for w, m := range masks {
+		// random() makes the mask volatile, which keeps the optimizer from copying it into the filter
+		// above (and computing it twice).
+		fmt.Fprintf(&b, ",\n\tCASE WHEN random() < 2 THEN (%s\n\t) END AS tw_rules%d", m, w)
+	}
+	b.WriteString("\nFROM " + table + "\nJOIN (VALUES " + strings.Join(values, ", ") + ") AS tw_p(es, en, g)")
 	b.WriteString("\n\tON eventsource IS NOT DISTINCT FROM tw_p.es AND eventname IS NOT DISTINCT FROM tw_p.en\nWHERE ")
-	where, wargs := s.windowWhere(opts)
-	where = append(where, "(\n\t"+strings.Join(conds, "\n\tOR ")+"\n)")
-	b.WriteString(strings.Join(where, "\nAND "))
+	wh, wargs := s.windowWhere(opts)
+	b.WriteString(strings.Join(wh, "\nAND "))
+	b.WriteString("\n) AS " + table + "\nWHERE (" + strings.Join(names, " | ") + ") <> 0\n) AS tw_found")
 	return b.String(), append(args, wargs...), extras
 }
 
@@ -205,7 +322,7 @@ func (s *Set) pairs(ctx context.Context, q Querier, opts Options) ([]pair, error
 	for rows.Next() {
 		var p pair
 		var possible any
-		if err := rows.Scan(&p.source, &p.name, &possible); err != nil {
+		if err := rows.Scan(&p.source, &p.name, &p.events, &possible); err != nil {
 			return nil, fmt.Errorf("detect: read pair: %w", err)
 		}
 		list, _ := possible.([]any)
@@ -273,17 +390,33 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 			findings = append(findings, correlate(r, cands, index, extraIdx)...)
 		}
 	}
-	sort.SliceStable(findings, func(i, j int) bool {
-		if !findings[i].Time.Equal(findings[j].Time) {
-			return findings[i].Time.Before(findings[j].Time)
-		}
-		if findings[i].Rule.Ref() != findings[j].Rule.Ref() {
-			return findings[i].Rule.Ref() < findings[j].Rule.Ref()
-		}
-		return findings[i].EventID < findings[j].EventID
-	})
+	findings = inTimeOrder(findings)
 	stats.Duration = time.Since(start)
 	return findings, stats, nil
+}
+
+// inTimeOrder sorts findings by time, rule and event ID. It sorts positions, not the findings, which are
+// large: a day of a busy organization has hundreds of thousands.
+func inTimeOrder(findings []Finding) []Finding {
+	order := make([]int32, len(findings))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(i, j int32) int {
+		a, b := &findings[i], &findings[j]
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Rule.Ref(), b.Rule.Ref()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.EventID, b.EventID)
+	})
+	out := make([]Finding, len(findings))
+	for i, k := range order {
+		out[i] = findings[k]
+	}
+	return out
 }
 
 // candidates runs the events query and reads each row into a candidate. Through a *sql.DB it reads the
@@ -292,7 +425,7 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 func (s *Set) candidates(ctx context.Context, q Querier, query string, args []any, nExtras, words int) ([]*row, error) {
 	var cands []*row
 	read := func(next func(dest []driver.Value) error) error {
-		vals := make([]driver.Value, 1+12+words+nExtras)
+		vals := make([]driver.Value, 2+words+nExtras)
 		for {
 			if err := next(vals); err != nil {
 				if errors.Is(err, io.EOF) {
@@ -311,7 +444,7 @@ func (s *Set) candidates(ctx context.Context, q Querier, query string, args []an
 	if db, ok := q.(*sql.DB); ok {
 		err = rawQuery(ctx, db, query, args, read)
 	} else {
-		err = sqlQuery(ctx, q, query, args, len(findingColumns)+words+nExtras, read)
+		err = sqlQuery(ctx, q, query, args, 2+words+nExtras, read)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
@@ -336,21 +469,38 @@ func (s *Set) rowOf(vals []driver.Value, words, nExtras int) (*row, error) {
 	if t, ok := vals[0].(time.Time); ok {
 		r.f.Time = t.UTC()
 	}
-	c := vals[1:13]
-	r.f.Account, r.f.Region, r.f.Principal, r.f.PrincipalARN = str(c[0]), str(c[1]), str(c[2]), str(c[3])
-	r.f.IdentityType, r.f.EventSource, r.f.EventName, r.f.SourceIP = str(c[4]), str(c[5]), str(c[6]), str(c[7])
-	r.f.UserAgent, r.f.ErrorCode, r.f.EventID, r.f.Object = str(c[8]), str(c[9]), str(c[10]), str(c[11])
+	var text string
+	switch v := vals[1].(type) {
+	case string:
+		text = v
+	case []byte:
+		text = string(v)
+	default:
+		return nil, fmt.Errorf("finding text has type %T", vals[1])
+	}
+	var c [12]string
+	for i := range c {
+		n, rest, ok := strings.Cut(text, ":")
+		size, err := strconv.Atoi(n)
+		if !ok || err != nil || size > len(rest) {
+			return nil, fmt.Errorf("finding text is malformed at value %d", i)
+		}
+		c[i], text = rest[:size], rest[size:]
+	}
+	r.f.Account, r.f.Region, r.f.Principal, r.f.PrincipalARN = c[0], c[1], c[2], c[3]
+	r.f.IdentityType, r.f.EventSource, r.f.EventName, r.f.SourceIP = c[4], c[5], c[6], c[7]
+	r.f.UserAgent, r.f.ErrorCode, r.f.EventID, r.f.Object = c[8], c[9], c[10], c[11]
 	for w := 0; w < words; w++ {
-		m, ok := vals[13+w].(uint64)
+		m, ok := vals[2+w].(uint64)
 		if !ok {
-			return nil, fmt.Errorf("rule mask has type %T", vals[13+w])
+			return nil, fmt.Errorf("rule mask has type %T", vals[2+w])
 		}
 		for ; m != 0; m &= m - 1 {
 			r.matched = append(r.matched, s.detections[w*64+bits.TrailingZeros64(m)])
 		}
 	}
 	for i := range r.groups {
-		if v := vals[13+words+i]; v != nil {
+		if v := vals[2+words+i]; v != nil {
 			r.groups[i] = sql.NullString{String: str(v), Valid: true}
 		}
 	}

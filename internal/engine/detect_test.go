@@ -4,11 +4,13 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/generate"
+	"github.com/trailwatch/trailwatch/internal/ruletest"
 	"github.com/trailwatch/trailwatch/internal/sigma"
 	"github.com/trailwatch/trailwatch/internal/source"
 	"github.com/trailwatch/trailwatch/internal/store"
@@ -107,5 +109,44 @@ func TestDetectSameThroughDriverAndDatabaseSQL(t *testing.T) {
 	}
 	if len(only) != n || n == 0 {
 		t.Errorf("root_console_login alone: %d findings, %d in the whole run", len(only), n)
+	}
+}
+
+// A finding's text comes back from the store packed into one string per event, each value prefixed with
+// its length. Values from the logs are attacker-controlled: colons, digits, multi-byte characters, markup
+// and empty strings must come back exactly as they were stored.
+func TestFindingTextComesBackExactly(t *testing.T) {
+	ctx := context.Background()
+	hostile := `12:34:<script>alert("x")</script> ünï ☃ 7:`
+	rec := []byte(`{"eventVersion":"1.09","eventTime":"2026-01-14T10:00:00Z","eventSource":"sts.amazonaws.com",
+		"eventName":"GetCallerIdentity","awsRegion":"eu-west-3","recipientAccountId":"111122223333",
+		"eventID":"3:ev","eventType":"AwsApiCall","sourceIPAddress":"9:9","userAgent":` + strconv.Quote(hostile) + `,
+		"userIdentity":{"type":"IAMUser","userName":"a:b:1","arn":"arn:aws:iam::111122223333:user/a:b:1"},
+		"errorCode":""}`)
+	st, err := ruletest.Ingest(ctx, t.TempDir(), [][]byte{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	set, err := rules.Builtin(sigma.DuckDB{}, sigma.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := set.Lookup("markup_in_event_fields")
+	if !ok {
+		t.Fatal("no markup_in_event_fields")
+	}
+	found, _, err := set.Subset(r).Detect(ctx, st.DB, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d findings, want 1", len(found))
+	}
+	f := found[0]
+	got := []string{f.Account, f.Region, f.Principal, f.PrincipalARN, f.IdentityType, f.EventSource, f.EventName, f.SourceIP, f.UserAgent, f.ErrorCode, f.EventID}
+	want := []string{"111122223333", "eu-west-3", "a:b:1", "arn:aws:iam::111122223333:user/a:b:1", "IAMUser", "sts.amazonaws.com", "GetCallerIdentity", "9:9", hostile, "", "3:ev"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("finding text\n got %q\nwant %q", got, want)
 	}
 }

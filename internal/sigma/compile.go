@@ -470,7 +470,7 @@ func (c *Compiler) patternsMatch(x string, pats []Pattern, cased bool) string {
 			}
 			lits[i] = d.String(t)
 		}
-		return lx + " IN (" + strings.Join(lits, ", ") + ")"
+		return d.In(lx, lits)
 	}
 	alts := make([]string, len(pats))
 	for i, p := range pats {
@@ -572,7 +572,7 @@ func (c *Compiler) offHours() (string, error) {
 	}
 	inDays := "FALSE"
 	if len(ds) > 0 {
-		inDays = dow + " IN (" + strings.Join(ds, ", ") + ")"
+		inDays = c.Dialect.In(dow, ds)
 	}
 	return fmt.Sprintf("CASE WHEN %s AND %s >= %d AND %s < %d THEN 'false' ELSE 'true' END", inDays, minute, start, minute, end), nil
 }

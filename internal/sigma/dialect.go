@@ -20,6 +20,8 @@ type Dialect interface {
 	Any(list string, pred func(x string) string) string
 	// Lower lower-cases text.
 	Lower(x string) string
+	// In tests that x equals one of several literals (already rendered).
+	In(x string, literals []string) string
 	// Like matches a LIKE pattern with `\` as escape.
 	Like(x, pattern string) string
 	// Regexp is a regular-expression search (RE2 syntax, flags inline).
@@ -107,6 +109,13 @@ func (DuckDB) Any(list string, pred func(x string) string) string {
 
 // Lower implements Dialect.
 func (DuckDB) Lower(x string) string { return "lower(" + x + ")" }
+
+// In implements Dialect. A list function, not IN: DuckDB's optimizer turns an IN list of five or more
+// constants into a join on the table, which evaluates it for every event, outside the CASE that was to
+// guard it (measured: the whole library ran 20% slower).
+func (DuckDB) In(x string, literals []string) string {
+	return "list_contains([" + strings.Join(literals, ", ") + "], " + x + ")"
+}
 
 // Like implements Dialect.
 func (d DuckDB) Like(x, pattern string) string {
