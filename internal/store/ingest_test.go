@@ -224,6 +224,11 @@ func TestIngestDuplicatesWithinOneTransaction(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, dayDir, "a.json.gz"), records("e1", "e2"))
 	write(t, filepath.Join(dir, dayDir, "b.json.gz"), records("e2", "e3"))
+	// The same eventID for two recipient accounts is two events; without a recipient account (NULL) twice,
+	// one event, and not the same as an empty recipient.
+	noRecipient := strings.Replace(rec("e4", ""), `"recipientAccountId":"",`, "", 1)
+	write(t, filepath.Join(dir, dayDir, "c.json"), []byte(`{"Records":[`+rec("e1", "444455556666")+`,`+noRecipient+`,`+rec("e4", "")+`]}`))
+	write(t, filepath.Join(dir, dayDir, "d.json"), []byte(`{"Records":[`+noRecipient+`]}`))
 	st := openTemp(t)
 	src, err := source.NewLocal(dir)
 	if err != nil {
@@ -233,16 +238,22 @@ func TestIngestDuplicatesWithinOneTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Read != 2 || sum.Events != 4 || sum.Added != 3 || sum.Duplicates != 1 {
+	if sum.Read != 4 || sum.Events != 8 || sum.Added != 6 || sum.Duplicates != 2 {
 		t.Errorf("summary: %+v", sum)
+	}
+	if n := count(t, st, `SELECT count(*) FROM cloudtrail_logs WHERE eventid = 'e1'`); n != 2 {
+		t.Errorf("e1 (two recipients) stored %d times", n)
+	}
+	if n := count(t, st, `SELECT count(*) FROM cloudtrail_logs WHERE eventid = 'e4' AND recipientaccountid IS NULL`); n != 1 {
+		t.Errorf("e4 without a recipient stored %d times", n)
 	}
 	if n := count(t, st, `SELECT count(*) FROM cloudtrail_logs WHERE eventid = 'e2'`); n != 1 {
 		t.Errorf("e2 stored %d times", n)
 	}
-	if n := count(t, st, `SELECT sum(added) FROM tw_files`); n != 3 {
+	if n := count(t, st, `SELECT sum(added) FROM tw_files`); n != 6 {
 		t.Errorf("files record %d added", n)
 	}
-	if n := count(t, st, `SELECT sum(duplicates) FROM tw_files`); n != 1 {
+	if n := count(t, st, `SELECT sum(duplicates) FROM tw_files`); n != 2 {
 		t.Errorf("files record %d duplicates", n)
 	}
 }

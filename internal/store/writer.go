@@ -82,7 +82,8 @@ const firstNewRowSQL = `SELECT coalesce(max(rowid) + 1, 0) FROM ct_events`
 // dedupSQL deletes the rows this transaction added ($1: its first row id) that repeat an event already
 // stored (same eventID and recipient account; stored events are looked up only within the transaction's
 // time span, $2 to $3, as a repeated event carries the same eventTime), or an earlier row of this
-// transaction.
+// transaction. The window numbering repeats runs only on the events an aggregate found more than once
+// (the aggregate may over-select, conflating a missing recipient with an empty one; the window decides).
 const dedupSQL = `DELETE FROM ct_events WHERE rowid IN (
 	SELECT n.rowid FROM ct_events n
 	WHERE n.rowid >= $1 AND EXISTS (
@@ -90,7 +91,10 @@ const dedupSQL = `DELETE FROM ct_events WHERE rowid IN (
 		WHERE o.rowid < $1 AND o.event_time BETWEEN $2 AND $3
 		  AND o.eventid = n.eventid AND o.recipientaccountid IS NOT DISTINCT FROM n.recipientaccountid)
 	UNION ALL
-	SELECT rowid FROM ct_events WHERE rowid >= $1
+	SELECT rowid FROM ct_events
+	WHERE rowid >= $1 AND (eventid, coalesce(recipientaccountid, '')) IN (
+		SELECT eventid, coalesce(recipientaccountid, '') FROM ct_events WHERE rowid >= $1
+		GROUP BY ALL HAVING count(*) > 1)
 	QUALIFY row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) > 1)`
 
 // addedSQL counts what each object added in this transaction, after dedupSQL.
