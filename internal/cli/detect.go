@@ -77,7 +77,7 @@ today, yesterday or Nd (N days ago).`,
 			if printSQL {
 				q, _ := set.PairsQuery(engine.Options{Since: from, Until: to})
 				fmt.Fprintf(e.stdout, "-- 1. which rules can match each (eventSource, eventName) pair of the window\n%s;\n", q)
-				fmt.Fprintln(e.stdout, "-- 2. then one query over the events of those pairs, each rule's condition guarded by its bit:")
+				fmt.Fprintln(e.stdout, "-- 2. then one query over the events of those pairs, each rule's condition tested on the events of the pairs it can match:")
 				for i, r := range set.Rules {
 					if r.Where != "" {
 						fmt.Fprintf(e.stdout, "-- rule %d %s\n%s;\n", i, r.Ref(), r.Where)
