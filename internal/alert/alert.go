@@ -286,9 +286,10 @@ func Render(a Alert) (subject, text, html string) {
 	}
 	subject = findingSubject(a)
 	fields := findingFields(a)
+	headline, link, key := findingHeadline(a), renderLink(a.Link), renderClean(a.Key, 200)
 
 	var t strings.Builder
-	t.WriteString(findingHeadline(a))
+	t.WriteString(headline)
 	t.WriteString("\n\n")
 	width := 0
 	for _, f := range fields {
@@ -297,21 +298,21 @@ func Render(a Alert) (subject, text, html string) {
 	for _, f := range fields {
 		fmt.Fprintf(&t, "%-*s  %s\n", width+1, f.Label+":", f.Value)
 	}
-	if link := renderLink(a.Link); link != "" {
+	if link != "" {
 		fmt.Fprintf(&t, "\nLink: %s\n", link)
 	}
 	if a.Key != "" {
-		fmt.Fprintf(&t, "\n-- \ntrailwatch alert %s\n", renderClean(a.Key, 200))
+		fmt.Fprintf(&t, "\n-- \ntrailwatch alert %s\n", key)
 	}
 
 	var h bytes.Buffer
 	err := renderTemplates.ExecuteTemplate(&h, "finding", renderPage{
 		Subject:  subject,
-		Headline: findingHeadline(a),
+		Headline: headline,
 		Level:    strings.ToLower(renderClean(a.Level, 40)),
 		Fields:   fields,
-		Link:     renderLink(a.Link),
-		Key:      renderClean(a.Key, 200),
+		Link:     link,
+		Key:      key,
 	})
 	if err != nil { // the template and its data are fixed: this cannot happen with a valid template
 		return subject, t.String(), ""
@@ -333,15 +334,14 @@ func renderPrebuilt(a Alert) (subject, text, html string) {
 	text, html = a.Text, a.HTML
 	if text == "" && len(a.Members) > 0 {
 		var t strings.Builder
+		items := make([]renderMember, 0, len(a.Members))
 		for _, m := range a.Members {
-			fmt.Fprintf(&t, "- %s\n", memberLine(m))
+			item := renderMember{Line: memberLine(m), Link: renderLink(m.Link)}
+			fmt.Fprintf(&t, "- %s\n", item.Line)
+			items = append(items, item)
 		}
 		text = t.String()
 		if html == "" {
-			items := make([]renderMember, 0, len(a.Members))
-			for _, m := range a.Members {
-				items = append(items, renderMember{Line: memberLine(m), Link: renderLink(m.Link)})
-			}
 			var h bytes.Buffer
 			if err := renderTemplates.ExecuteTemplate(&h, "digest", renderPage{Subject: subject, Members: items}); err == nil {
 				html = h.String()

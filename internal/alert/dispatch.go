@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // Defaults applied by NewDispatcher to zero options.
@@ -178,7 +177,7 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if b := &opts.Backoff; b.Min <= 0 && b.Max <= 0 && b.Jitter == 0 {
-		b.Min, b.Max, b.Jitter = DefaultBackoffMin, DefaultBackoffMax, DefaultBackoffJitter
+		b.Jitter = DefaultBackoffJitter // Min and Max take their defaults below
 	}
 	if opts.Backoff.Min <= 0 {
 		opts.Backoff.Min = DefaultBackoffMin
@@ -639,12 +638,5 @@ func sendErrorText(err error) string {
 		}
 		msg = strings.ReplaceAll(msg, ue.URL, red)
 	}
-	if len(msg) > maxErrorText {
-		cut := maxErrorText
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return msg
+	return renderClip(msg, maxErrorText)
 }

@@ -83,6 +83,25 @@ func mustRunOnce(t *testing.T, d *Dispatcher) time.Time {
 	return next
 }
 
+// runUntilIdle runs rounds, setting the clock to each next due time RunOnce returns, until nothing is
+// pending, and returns the waits between rounds. It fails the test if a next time is not ahead of the
+// clock, or if entries are still pending after maxRounds.
+func runUntilIdle(t *testing.T, d *Dispatcher, clock *dispatchClock, maxRounds int) []time.Duration {
+	t.Helper()
+	var waits []time.Duration
+	for next := mustRunOnce(t, d); !next.IsZero(); next = mustRunOnce(t, d) {
+		if len(waits) == maxRounds {
+			t.Fatalf("still pending after %d rounds", maxRounds)
+		}
+		if !next.After(clock.Now()) {
+			t.Fatalf("RunOnce returned next %s, not after now %s", next, clock.Now())
+		}
+		waits = append(waits, next.Sub(clock.Now()))
+		clock.Set(next)
+	}
+	return waits
+}
+
 func mustEntry(t *testing.T, box *Outbox, channel, key string) Entry {
 	t.Helper()
 	e, ok, err := box.Get(channel, key)
@@ -189,11 +208,7 @@ func TestRetryAfterFromTheChannelIsHonoured(t *testing.T) {
 	}}
 	d := newTestDispatcher(t, box, clock, DispatcherOptions{Sinks: map[string]Sink{"hook": sink}, Backoff: exactBackoff, MaxAge: -1})
 	mustEnqueue(t, box, routeTo("hook"), testFinding("k", "r", "a", "1"))
-	var waits []time.Duration
-	for next := mustRunOnce(t, d); !next.IsZero(); next = mustRunOnce(t, d) {
-		waits = append(waits, next.Sub(clock.Now()))
-		clock.Set(next)
-	}
+	waits := runUntilIdle(t, d, clock, 10)
 	// 2 min asked (more than the 5 s backoff); 48 h asked, capped at 1 h; 1 s asked, less than the 20 s backoff.
 	if want := []time.Duration{2 * time.Minute, time.Hour, 20 * time.Second}; !slices.Equal(waits, want) {
 		t.Fatalf("waits %v, want %v", waits, want)
@@ -242,13 +257,7 @@ func TestGiveUpAfterMaxAttemptsOrMaxAge(t *testing.T) {
 		sink := &recordingSink{fail: down}
 		d := newTestDispatcher(t, box, clock, DispatcherOptions{Sinks: map[string]Sink{"hook": sink}, Backoff: exactBackoff, MaxAttempts: 3})
 		mustEnqueue(t, box, routeTo("hook"), testFinding("k", "r", "a", "1"))
-		for i := 0; i < 10; i++ {
-			next := mustRunOnce(t, d)
-			if next.IsZero() {
-				break
-			}
-			clock.Set(next)
-		}
+		runUntilIdle(t, d, clock, 10)
 		e := mustEntry(t, box, "hook", "k")
 		if e.State != StateFailed || e.Attempts != 3 || len(sink.keys()) != 3 || !strings.HasPrefix(e.LastError, "3 attempts made: ") {
 			t.Fatalf("entry %+v after %d sends; want failed after 3", e, len(sink.keys()))
@@ -261,13 +270,7 @@ func TestGiveUpAfterMaxAttemptsOrMaxAge(t *testing.T) {
 		sink := &recordingSink{fail: down}
 		d := newTestDispatcher(t, box, clock, DispatcherOptions{Sinks: map[string]Sink{"hook": sink}, Backoff: exactBackoff, MaxAge: time.Minute})
 		mustEnqueue(t, box, routeTo("hook"), testFinding("k", "r", "a", "1"))
-		for i := 0; i < 20; i++ {
-			next := mustRunOnce(t, d)
-			if next.IsZero() {
-				break
-			}
-			clock.Set(next)
-		}
+		runUntilIdle(t, d, clock, 20)
 		// Attempts at 0, 5, 15, 35 and 75 s: the one at 75 s is past the minute and gives up.
 		e := mustEntry(t, box, "hook", "k")
 		if e.State != StateFailed || e.Attempts != 5 || !e.Done.Equal(t0.Add(75*time.Second)) || !strings.HasPrefix(e.LastError, "older than 1m0s: ") {
@@ -609,42 +612,10 @@ func TestErrorTextRedactsURLs(t *testing.T) {
 
 // --- Fault tests over real HTTP on loopback -----------------------------------------------------------
 
-// testWebhookSink is a minimal webhook channel: it POSTs the alert JSON with an Idempotency-Key header. 2xx is
-// delivered, 429 and 5xx are transient, other statuses permanent.
-type testWebhookSink struct {
-	url    string
-	client *http.Client
-}
-
-var _ Sink = testWebhookSink{}
-
-func (w testWebhookSink) Name() string { return "webhook" }
-
-func (w testWebhookSink) Send(ctx context.Context, a Alert) error {
-	body, err := json.Marshal(a)
-	if err != nil {
-		return Permanent(fmt.Errorf("webhook: encode: %w", err))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return Permanent(fmt.Errorf("webhook: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", a.Key)
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return fmt.Errorf("webhook: %s", resp.Status)
-	default:
-		return Permanent(fmt.Errorf("webhook: %s", resp.Status))
-	}
+// testWebhook is the webhook channel, posting to url with client (the receivers here do not check the
+// signature).
+func testWebhook(url string, client *http.Client) *Webhook {
+	return &Webhook{name: "webhook", url: url, secret: []byte("test-secret"), headers: http.Header{}, client: client, now: time.Now}
 }
 
 // hookRequest is one request as the receiver saw it; Status 0 means it got no answer (the sender died).
@@ -712,7 +683,7 @@ func TestFaultChannelDownThenBack(t *testing.T) {
 	clock := newDispatchClock()
 	box := openTestOutbox(t, filepath.Join(t.TempDir(), "outbox.db"), clock)
 	d := newTestDispatcher(t, box, clock, DispatcherOptions{
-		Sinks:   map[string]Sink{"hook": testWebhookSink{url: srv.URL, client: srv.Client()}},
+		Sinks:   map[string]Sink{"hook": testWebhook(srv.URL, srv.Client())},
 		Backoff: DefaultBackoff(), // real jitter: the test follows whatever next time RunOnce returns
 	})
 	var keys []string
@@ -723,16 +694,7 @@ func TestFaultChannelDownThenBack(t *testing.T) {
 	}
 	mustEnqueue(t, box, routeTo("hook"), alerts...)
 
-	rounds := 0
-	for next := mustRunOnce(t, d); !next.IsZero(); next = mustRunOnce(t, d) {
-		if rounds++; rounds > 50 {
-			t.Fatal("not delivered after 50 rounds")
-		}
-		if !next.After(clock.Now()) {
-			t.Fatalf("RunOnce returned next %s, not after now %s", next, clock.Now())
-		}
-		clock.Set(next)
-	}
+	runUntilIdle(t, d, clock, 50)
 
 	log := rc.log()
 	okByKey := map[string]int{}
@@ -789,7 +751,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	d, err := NewDispatcher(DispatcherOptions{
 		Outbox: box,
-		Sinks:  map[string]Sink{helperChannel: testWebhookSink{url: os.Getenv(helperURL), client: &http.Client{}}},
+		Sinks:  map[string]Sink{helperChannel: testWebhook(os.Getenv(helperURL), &http.Client{})},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {

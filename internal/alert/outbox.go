@@ -37,6 +37,7 @@ package alert
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -483,10 +484,11 @@ func (o *Outbox) batch(channel string, members []Entry, digest Alert, now time.T
 // beginSend commits a pending entry as sending and counts the attempt. It must be committed before the
 // Sink is called: that is what lets a crash during the send be found on the next open.
 func (o *Outbox) beginSend(channel, key string, now time.Time) (Entry, error) {
-	e, err := o.transition(channel, key, StatePending, func(e *Entry) {
+	e, err := o.transition(channel, key, []State{StatePending}, func(_ *bolt.Tx, e *Entry) error {
 		e.State = StateSending
 		e.Attempts++
 		e.LastAttempt = now
+		return nil
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("outbox begin send: %w", err)
@@ -496,8 +498,9 @@ func (o *Outbox) beginSend(channel, key string, now time.Time) (Entry, error) {
 
 // markSent commits a sending entry as sent.
 func (o *Outbox) markSent(channel, key string, now time.Time) (Entry, error) {
-	e, err := o.transition(channel, key, StateSending, func(e *Entry) {
+	e, err := o.transition(channel, key, []State{StateSending}, func(_ *bolt.Tx, e *Entry) error {
 		e.State, e.Sent, e.Done, e.LastError = StateSent, now, now, ""
+		return nil
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("outbox mark sent: %w", err)
@@ -507,8 +510,9 @@ func (o *Outbox) markSent(channel, key string, now time.Time) (Entry, error) {
 
 // markRetry puts a sending entry back to pending, due at next.
 func (o *Outbox) markRetry(channel, key string, next time.Time, lastErr string) (Entry, error) {
-	e, err := o.transition(channel, key, StateSending, func(e *Entry) {
+	e, err := o.transition(channel, key, []State{StateSending}, func(_ *bolt.Tx, e *Entry) error {
 		e.State, e.NextAttempt, e.LastError = StatePending, next, lastErr
+		return nil
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("outbox mark retry: %w", err)
@@ -520,20 +524,8 @@ func (o *Outbox) markRetry(channel, key string, next time.Time, lastErr string) 
 // or for a digest its members'), so that a later alert on the same subject is not silenced by one that
 // never arrived.
 func (o *Outbox) markFailed(channel, key string, now time.Time, lastErr string, keyOf func(Alert) string) (Entry, error) {
-	var e Entry
-	err := o.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		e, err = getEntry(tx, entryID(channel, key))
-		if err != nil {
-			return err
-		}
-		if !e.State.open() {
-			return fmt.Errorf("entry %s/%s is %s, want pending or sending", channel, key, e.State)
-		}
+	e, err := o.transition(channel, key, []State{StatePending, StateSending}, func(tx *bolt.Tx, e *Entry) error {
 		e.State, e.Done, e.LastError = StateFailed, now, lastErr
-		if err := putEntry(tx, e); err != nil {
-			return err
-		}
 		release := func(dk, owner string) error {
 			if dk == "" {
 				return nil
@@ -564,8 +556,9 @@ func (o *Outbox) markFailed(channel, key string, now time.Time, lastErr string, 
 	return e, nil
 }
 
-// transition applies change to the entry for (channel, key), which must be in state from.
-func (o *Outbox) transition(channel, key string, from State, change func(*Entry)) (Entry, error) {
+// transition applies change to the entry for (channel, key), which must be in one of the states from, and
+// stores it, in one transaction (change may update other records in tx).
+func (o *Outbox) transition(channel, key string, from []State, change func(tx *bolt.Tx, e *Entry) error) (Entry, error) {
 	var e Entry
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -573,17 +566,21 @@ func (o *Outbox) transition(channel, key string, from State, change func(*Entry)
 		if err != nil {
 			return err
 		}
-		if e.State != from {
-			return fmt.Errorf("entry %s/%s is %s, want %s", channel, key, e.State, from)
+		if !slices.Contains(from, e.State) {
+			want := make([]string, len(from))
+			for i, s := range from {
+				want[i] = string(s)
+			}
+			return fmt.Errorf("entry %s/%s is %s, want %s", channel, key, e.State, strings.Join(want, " or "))
 		}
-		change(&e)
+		if err := change(tx, &e); err != nil {
+			return err
+		}
 		return putEntry(tx, e)
 	})
 	return e, err
 }
 
-// entryID is the bbolt key of an entry (or of a dedupe claim): the channel, a NUL byte, the key.
-// Channel names hold no NUL, so the split is unambiguous.
 // deleteWhere deletes the keys of a bucket that drop says to, after reading them all (bbolt forbids
 // deleting while iterating), and returns how many it deleted.
 func deleteWhere(b *bolt.Bucket, drop func(k, v []byte) (bool, error)) (int, error) {
@@ -606,6 +603,8 @@ func deleteWhere(b *bolt.Bucket, drop func(k, v []byte) (bool, error)) (int, err
 	return len(keys), nil
 }
 
+// entryID is the bbolt key of an entry (or of a dedupe claim): the channel, a NUL byte, the key.
+// Channel names hold no NUL, so the split is unambiguous.
 func entryID(channel, key string) []byte {
 	id := make([]byte, 0, len(channel)+1+len(key))
 	id = append(id, channel...)
@@ -643,13 +642,7 @@ func putEntry(tx *bolt.Tx, e Entry) error {
 
 func sortBySeq(es []Entry) {
 	slices.SortFunc(es, func(a, b Entry) int {
-		if a.Seq != b.Seq {
-			if a.Seq < b.Seq {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Channel, b.Channel)
+		return cmp.Or(cmp.Compare(a.Seq, b.Seq), strings.Compare(a.Channel, b.Channel))
 	})
 }
 

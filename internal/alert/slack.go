@@ -144,16 +144,15 @@ func slackMessage(a Alert) slackPayload {
 // to the event.
 func slackFinding(a Alert) []slackBlock {
 	blocks := []slackBlock{slackHeader(slackLevelEmoji(a.Level) + " " + findingHeadline(a))}
-	var fields, extra []slackText
+	var fields []slackText
+	var ctx []slackObject
 	for _, f := range findingFields(a) {
-		t := slackText{Type: "mrkdwn", Text: renderClip("*"+f.Label+"*\n"+slackEscape(f.Value), slackFieldMax)}
 		switch f.Label {
-		case "User agent", "Event ID", "Level":
-			if f.Label != "Level" { // the header shows the level
-				extra = append(extra, t)
-			}
+		case "Level": // the header shows the level
+		case "User agent", "Event ID":
+			ctx = append(ctx, slackObject{Type: "mrkdwn", Text: renderClip("*"+f.Label+"* "+slackEscape(f.Value), slackFieldMax)})
 		default:
-			fields = append(fields, t)
+			fields = append(fields, slackText{Type: "mrkdwn", Text: renderClip("*"+f.Label+"*\n"+slackEscape(f.Value), slackFieldMax)})
 		}
 	}
 	for len(fields) > 0 {
@@ -167,10 +166,6 @@ func slackFinding(a Alert) []slackBlock {
 			Text: slackText{Type: "plain_text", Text: "Open the event"},
 			URL:  link,
 		}}})
-	}
-	var ctx []slackObject
-	for _, t := range extra {
-		ctx = append(ctx, slackObject{Type: "mrkdwn", Text: strings.Replace(t.Text, "\n", " ", 1)})
 	}
 	if a.Key != "" {
 		ctx = append(ctx, slackObject{Type: "mrkdwn", Text: "trailwatch alert `" + slackEscape(renderOneLine(a.Key, 200)) + "`"})
@@ -278,7 +273,7 @@ func checkPostURL(raw string) error {
 		return errors.New("not an absolute URL")
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
 		return nil
 	}
 	return fmt.Errorf("scheme %q: want https (http only to a loopback host)", u.Scheme)

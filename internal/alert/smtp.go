@@ -108,7 +108,7 @@ func (c SMTPConfig) Validate() error {
 	switch c.TLS {
 	case SMTPStartTLS, SMTPImplicitTLS:
 	case SMTPNoTLS:
-		if c.Host != "" && !isLoopbackHost(c.Host) {
+		if c.Host != "" && !IsLoopbackHost(c.Host) {
 			bad("tls: none is allowed only for a loopback host (localhost, 127.0.0.1, ::1), not %q", c.Host)
 		}
 		if c.CAFile != "" {
@@ -361,8 +361,9 @@ func isDotAtom(s string) bool {
 	return true
 }
 
-// isLoopbackHost reports whether host is "localhost" or a loopback IP address.
-func isLoopbackHost(host string) bool {
+// IsLoopbackHost reports whether host is "localhost" or a loopback IP address (brackets allowed): a
+// server reached only from this machine. The configuration uses it too, for serve's listen address.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -3,7 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,11 +38,7 @@ func newAlertCmd(e *env) *cobra.Command {
 				Subject: "trailwatch test message",
 				Text:    "This is a test message from trailwatch alert test, sent at " + now.Format(time.RFC3339) + ". If you read it, the channel works.",
 			}
-			names := make([]string, 0, len(sinks))
-			for n := range sinks {
-				names = append(names, n)
-			}
-			sort.Strings(names)
+			names := slices.Sorted(maps.Keys(sinks))
 			failed := 0
 			for _, n := range names {
 				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)

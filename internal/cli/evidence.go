@@ -81,10 +81,7 @@ The exit status is 0 when everything verifies, 1 when there is any problem, 2 fo
 				if n == 0 {
 					return &exitError{code: ExitFatal, err: fmt.Errorf("evidence verify: no bundles found in %s", strings.Join(args, ", "))}
 				}
-				if n == 1 {
-					return &exitError{code: ExitFatal, err: fmt.Errorf("evidence verify: 1 problem")}
-				}
-				return &exitError{code: ExitFatal, err: fmt.Errorf("evidence verify: %d problems", n)}
+				return &exitError{code: ExitFatal, err: fmt.Errorf("evidence verify: %s", plural(n, "problem"))}
 			}
 			return nil
 		},
@@ -153,11 +150,8 @@ DIR is the bundle folder, or the label of a bundle in the evidence folder (revie
 				dir = alt
 			}
 			var key ed25519.PrivateKey
-			switch {
-			case !cmd.Flags().Changed("key"):
-				key, err = signingKey(cfg, "")
-			case keyPath != "":
-				key, err = evidence.LoadPrivateKey(keyPath)
+			if keyPath != "" || !cmd.Flags().Changed("key") { // --key "" signs with no key
+				key, err = signingKey(cfg, keyPath)
 			}
 			if err != nil {
 				return err

@@ -2,14 +2,11 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/trailwatch/trailwatch/internal/evidence"
 )
@@ -19,32 +16,12 @@ type evidenceRun struct {
 	code           int
 }
 
-// runEvidenceCmds runs the evidence and review ack commands in-process under a root of their own (they
-// are not wired into newRoot by this file) and returns the output and the exit status Main would give.
+// runEvidenceCmds runs trailwatch in-process, as Main, and returns its output and exit status.
 func runEvidenceCmds(t *testing.T, args ...string) evidenceRun {
 	t.Helper()
 	var so, se bytes.Buffer
-	e := &env{stdout: &so, stderr: &se}
-	root := &cobra.Command{Use: "trailwatch", SilenceUsage: true, SilenceErrors: true}
-	root.PersistentFlags().StringVar(&e.configPath, "config", "", "configuration file")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr("%s: %v", c.CommandPath(), err) })
-	review := &cobra.Command{Use: "review"}
-	review.AddCommand(newReviewAckCmd(e))
-	root.AddCommand(newEvidenceCmd(e), review)
-	root.SetArgs(args)
-	root.SetOut(&so)
-	root.SetErr(&se)
-	r := evidenceRun{}
-	if err := root.Execute(); err != nil {
-		se.WriteString("trailwatch: " + err.Error() + "\n")
-		r.code = ExitFatal
-		var xe *exitError
-		if errors.As(err, &xe) {
-			r.code = xe.code
-		}
-	}
-	r.stdout, r.stderr = so.String(), se.String()
-	return r
+	code := Main(args, strings.NewReader(""), &so, &se)
+	return evidenceRun{stdout: so.String(), stderr: se.String(), code: code}
 }
 
 func TestEvidenceCommands(t *testing.T) {

@@ -295,8 +295,8 @@ func (e *env) s3Evidence(ctx context.Context, location string, f reviewFlags, cf
 // loadSuppressions reads the suppressions file (flag, else config) and checks that its rules exist.
 func loadSuppressions(cfg *config.Config, flag string, set *engine.Set) (*suppress.Set, error) {
 	path := flag
-	if path == "" && cfg.Review.Suppressions != "" {
-		path = cfg.Resolve(cfg.Review.Suppressions)
+	if path == "" {
+		path = resolveIf(cfg, cfg.Review.Suppressions)
 	}
 	if path == "" {
 		return nil, nil
@@ -314,8 +314,8 @@ func loadSuppressions(cfg *config.Config, flag string, set *engine.Set) (*suppre
 // signingKey loads the private key named by the flag or the config; nil when neither names one.
 func signingKey(cfg *config.Config, flag string) (ed25519.PrivateKey, error) {
 	path := flag
-	if path == "" && cfg.Review.SigningKey != "" {
-		path = cfg.Resolve(cfg.Review.SigningKey)
+	if path == "" {
+		path = resolveIf(cfg, cfg.Review.SigningKey)
 	}
 	if path == "" {
 		return nil, nil

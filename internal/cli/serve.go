@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -101,18 +102,12 @@ func (e *env) serve(ctx context.Context) error {
 	for _, src := range srcs {
 		sources = append(sources, serve.Source{Source: src})
 	}
-	spec := cfg.Serve.ReviewSchedule
-	if spec == "" {
-		spec = defaultSchedule
-	}
+	spec := cmp.Or(cfg.Serve.ReviewSchedule, defaultSchedule)
 	sched, err := cron.ParseStandard(spec)
 	if err != nil {
 		return fmt.Errorf("serve: review_schedule %q: %w", spec, err)
 	}
-	interval := cfg.Serve.PollInterval
-	if interval == 0 {
-		interval = defaultInterval
-	}
+	interval := cmp.Or(cfg.Serve.PollInterval, defaultInterval)
 	metrics := serve.NewMetrics()
 	registerDeliveryMetrics(metrics.Registry, disp)
 	srv, err := serve.New(serve.Options{
@@ -150,10 +145,7 @@ func (e *env) serve(ctx context.Context) error {
 		return err
 	}
 
-	listen := cfg.Serve.Listen
-	if listen == "" {
-		listen = defaultListen
-	}
+	listen := cmp.Or(cfg.Serve.Listen, defaultListen)
 	handler, err := metricsAuth(srv.Handler(), cfg.Serve.MetricsToken)
 	if err != nil {
 		return err
@@ -193,12 +185,8 @@ func (z inZone) Next(t time.Time) time.Time { return z.s.Next(t.In(z.loc)) }
 
 // alerting says which rules alert: those marked alert: true, and those at or above alerts.level.
 func alerting(cfg *config.Config) func(*engine.Rule) bool {
-	level := cfg.Alerts.Level
-	if level == "" {
-		level = defaultLevel
-	}
-	min := rulefmt.LevelRank(level)
-	return func(r *engine.Rule) bool { return r.Alerts() || rulefmt.LevelRank(r.Level) >= min }
+	least := rulefmt.LevelRank(cmp.Or(cfg.Alerts.Level, defaultLevel))
+	return func(r *engine.Rule) bool { return r.Alerts() || rulefmt.LevelRank(r.Level) >= least }
 }
 
 // router returns the channels an alert goes to: the first matching route's, or every channel; the daily
@@ -351,16 +339,42 @@ func metricsAuth(h http.Handler, token alert.Secret) (http.Handler, error) {
 
 // registerDeliveryMetrics exposes the dispatcher's counters and the outbox's gauges.
 func registerDeliveryMetrics(reg *prometheus.Registry, d *alert.Dispatcher) {
-	counter := func(name, help string, f func(alert.ChannelStats) uint64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(f(d.Stats().ChannelStats)) }))
+	metric := func(name, help string, typ prometheus.ValueType, value func(alert.Stats) float64) deliveryMetric {
+		return deliveryMetric{desc: prometheus.NewDesc(name, help, nil, nil), typ: typ, value: value}
 	}
-	counter("trailwatch_alerts_sent_total", "Messages the channels accepted (a digest counts once).", func(s alert.ChannelStats) uint64 { return s.Sent })
-	counter("trailwatch_alerts_failed_total", "Alerts that failed for good (see the logs).", func(s alert.ChannelStats) uint64 { return s.Failed })
-	counter("trailwatch_alert_retries_total", "Transient delivery failures scheduled for another attempt.", func(s alert.ChannelStats) uint64 { return s.Retried })
-	counter("trailwatch_alerts_deduplicated_total", "Alerts recorded as duplicates within the dedupe window and not sent.", func(s alert.ChannelStats) uint64 { return s.Deduplicated })
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trailwatch_outbox_pending",
-		Help: "Alerts waiting for delivery."}, func() float64 { return float64(d.Stats().Pending) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trailwatch_outbox_oldest_pending_seconds",
-		Help: "Age of the oldest alert waiting for delivery."}, func() float64 { return d.Stats().OldestPending.Seconds() }))
+	counter, gauge := prometheus.CounterValue, prometheus.GaugeValue
+	reg.MustRegister(&deliveryCollector{d: d, metrics: []deliveryMetric{
+		metric("trailwatch_alerts_sent_total", "Messages the channels accepted (a digest counts once).", counter, func(s alert.Stats) float64 { return float64(s.Sent) }),
+		metric("trailwatch_alerts_failed_total", "Alerts that failed for good (see the logs).", counter, func(s alert.Stats) float64 { return float64(s.Failed) }),
+		metric("trailwatch_alert_retries_total", "Transient delivery failures scheduled for another attempt.", counter, func(s alert.Stats) float64 { return float64(s.Retried) }),
+		metric("trailwatch_alerts_deduplicated_total", "Alerts recorded as duplicates within the dedupe window and not sent.", counter, func(s alert.Stats) float64 { return float64(s.Deduplicated) }),
+		metric("trailwatch_outbox_pending", "Alerts waiting for delivery.", gauge, func(s alert.Stats) float64 { return float64(s.Pending) }),
+		metric("trailwatch_outbox_oldest_pending_seconds", "Age of the oldest alert waiting for delivery.", gauge, func(s alert.Stats) float64 { return s.OldestPending.Seconds() }),
+	}})
+}
+
+// deliveryCollector reads the dispatcher's Stats, which reads the outbox file, once per scrape for all
+// its metrics.
+type deliveryCollector struct {
+	d       *alert.Dispatcher
+	metrics []deliveryMetric
+}
+
+type deliveryMetric struct {
+	desc  *prometheus.Desc
+	typ   prometheus.ValueType
+	value func(alert.Stats) float64
+}
+
+func (c *deliveryCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.metrics {
+		ch <- m.desc
+	}
+}
+
+func (c *deliveryCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.d.Stats()
+	for _, m := range c.metrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.value(st))
+	}
 }

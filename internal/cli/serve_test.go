@@ -85,14 +85,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *hookReceiver) snapshot() (map[string]int, map[string]string, int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	byKey, rules := map[string]int{}, map[string]string{}
-	for k, v := range h.byKey {
-		byKey[k] = v
-	}
-	for k, v := range h.rules {
-		rules[k] = v
-	}
-	return byKey, rules, h.bad
+	return maps.Clone(h.byKey), maps.Clone(h.rules), h.bad
 }
 
 // waitFor reads arriving keys until pred holds or the deadline passes.

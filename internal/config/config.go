@@ -405,17 +405,9 @@ func (c *Config) validateAlerts() []string {
 		switch {
 		case err != nil:
 			msgs = append(msgs, fmt.Sprintf("%s: listen %q: %v", c.at("serve.listen"), l, err))
-		case !isLoopback(host) && c.Serve.MetricsToken.IsZero():
+		case !alert.IsLoopbackHost(host) && c.Serve.MetricsToken.IsZero():
 			msgs = append(msgs, fmt.Sprintf("%s: listen %q reaches beyond this machine: set serve.metrics_token so /metrics is not open to anyone", c.at("serve.listen"), l))
 		}
 	}
 	return msgs
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

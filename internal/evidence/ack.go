@@ -135,7 +135,7 @@ func Ack(dir, by, note string, key ed25519.PrivateKey, now time.Time) (*AckRecor
 	if key != nil && len(key) != ed25519.PrivateKeySize {
 		return fail(fmt.Errorf("signing key is %d bytes, want %d", len(key), ed25519.PrivateKeySize))
 	}
-	b := checkBundle(dir, VerifyOptions{})
+	b := checkBundle(readBundleDir(dir), VerifyOptions{})
 	if b.Manifest == nil {
 		p := b.Problems[0]
 		if p.Path != "" {

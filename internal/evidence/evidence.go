@@ -141,7 +141,7 @@ func Seal(dir string, meta Meta, prev *Link, key ed25519.PrivateKey, now time.Ti
 		m.Files = append(m.Files, f)
 	}
 	if key != nil {
-		m.PublicKey = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+		m.PublicKey = encodePublicKey(key.Public().(ed25519.PublicKey))
 	}
 	data, err := m.encode()
 	if err != nil {
@@ -357,14 +357,13 @@ func chainsBefore(a, b *Manifest) bool {
 	return a.Label < b.Label
 }
 
-// bundleDir is a bundle folder as found in an evidence root, with its manifest when it could be read.
+// bundleDir is a bundle folder with its manifest when it could be read.
 type bundleDir struct {
-	dir  string
-	m    *Manifest
-	raw  []byte // manifest.json bytes
-	sum  string // hex SHA-256 of raw
-	err  error  // why m is nil
-	name string // folder name
+	dir string
+	m   *Manifest
+	raw []byte // manifest.json bytes
+	sum string // hex SHA-256 of raw
+	err error  // why m is nil
 }
 
 // listRoot returns the bundle folders of an evidence root: the sub-folders that hold a manifest.json or
@@ -396,13 +395,10 @@ func listRoot(root string) ([]bundleDir, error) {
 }
 
 func readBundleDir(dir string) bundleDir {
-	b := bundleDir{dir: dir, name: filepath.Base(dir)}
+	b := bundleDir{dir: dir}
 	b.m, b.raw, b.err = LoadManifest(dir)
 	if b.raw != nil {
 		b.sum = sha256Hex(b.raw)
-	}
-	if b.err != nil {
-		b.m = nil
 	}
 	return b
 }

@@ -58,11 +58,7 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 func readPEM(path, want string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, err
+		return nil, unwrapPath(err)
 	}
 	block, _ := pem.Decode(data)
 	switch {

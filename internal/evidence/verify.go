@@ -183,27 +183,27 @@ func (b *BundleResult) describe() string {
 func Verify(dirs []string, opts VerifyOptions) Report {
 	var results []*BundleResult
 	seen := map[string]bool{}
-	add := func(dir string) {
-		key := dir
-		if abs, err := filepath.Abs(dir); err == nil {
+	add := func(bd bundleDir) {
+		key := bd.dir
+		if abs, err := filepath.Abs(bd.dir); err == nil {
 			key = abs
 		}
 		if seen[key] {
 			return
 		}
 		seen[key] = true
-		results = append(results, checkBundle(dir, opts))
+		results = append(results, checkBundle(bd, opts))
 	}
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, ManifestFile)); errors.Is(err, fs.ErrNotExist) {
 			if subs, err := listRoot(d); err == nil && len(subs) > 0 {
 				for _, s := range subs {
-					add(s.dir)
+					add(s)
 				}
 				continue
 			}
 		}
-		add(d)
+		add(readBundleDir(d))
 	}
 	checkChain(results)
 	sort.SliceStable(results, func(i, j int) bool {
@@ -221,32 +221,32 @@ func Verify(dirs []string, opts VerifyOptions) Report {
 	return Report{Bundles: results}
 }
 
-// checkBundle checks one bundle folder on its own: manifest, files, signature, acks.
-func checkBundle(dir string, opts VerifyOptions) *BundleResult {
-	b := &BundleResult{Dir: dir, Label: filepath.Base(filepath.Clean(dir))}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+// checkBundle checks one bundle folder on its own, from its manifest as readBundleDir read it: manifest,
+// files, signature, acks.
+func checkBundle(bd bundleDir, opts VerifyOptions) *BundleResult {
+	b := &BundleResult{Dir: bd.dir, Label: filepath.Base(filepath.Clean(bd.dir))}
+	if st, err := os.Stat(bd.dir); err != nil || !st.IsDir() {
 		if err == nil {
 			err = errors.New("not a folder")
 		}
 		b.problem(KindUnreadable, "", "cannot read the bundle folder: %v", unwrapPath(err))
 		return b
 	}
-	m, raw, err := LoadManifest(dir)
+	b.ManifestSHA256 = bd.sum
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(bd.err, fs.ErrNotExist):
 		b.problem(KindUnreadable, ManifestFile, "missing (the folder is neither a sealed bundle nor an evidence folder of bundles)")
 		return b
-	case raw == nil:
-		b.problem(KindUnreadable, ManifestFile, "cannot read it: %v", unwrapPath(err))
+	case bd.raw == nil:
+		b.problem(KindUnreadable, ManifestFile, "cannot read it: %v", unwrapPath(bd.err))
 		return b
-	case err != nil:
-		b.ManifestSHA256 = sha256Hex(raw)
-		b.problem(KindUnreadable, ManifestFile, "invalid: %v", errors.Unwrap(err))
+	case bd.err != nil:
+		b.problem(KindUnreadable, ManifestFile, "invalid: %v", errors.Unwrap(bd.err))
 		return b
 	}
-	b.Manifest, b.Label, b.ManifestSHA256 = m, m.Label, sha256Hex(raw)
+	b.Manifest, b.Label = bd.m, bd.m.Label
 	b.checkFiles()
-	b.checkSignature(raw, opts)
+	b.checkSignature(bd.raw, opts)
 	b.checkAcks(opts)
 	return b
 }
@@ -265,10 +265,7 @@ func (b *BundleResult) checkFiles() {
 		b.problem(KindUnreadable, "", "cannot list the bundle's files: %v", unwrapPath(err))
 		return
 	}
-	var ps []Problem
-	add := func(kind Kind, path, format string, args ...any) {
-		ps = append(ps, Problem{Kind: kind, Label: b.Label, Path: path, Detail: fmt.Sprintf(format, args...)})
-	}
+	first := len(b.Problems)
 	listed := make(map[string]File, len(b.Manifest.Files))
 	for _, f := range b.Manifest.Files {
 		listed[f.Path] = f
@@ -278,38 +275,38 @@ func (b *BundleResult) checkFiles() {
 		present[p] = true
 		want, ok := listed[p]
 		if !ok {
-			add(KindAdded, p, "added (not in the manifest)")
+			b.problem(KindAdded, p, "added (not in the manifest)")
 			continue
 		}
 		got, err := hashFile(filepath.Join(b.Dir, filepath.FromSlash(p)))
 		switch {
 		case err != nil:
-			add(KindUnreadable, p, "cannot read it: %v", unwrapPath(err))
+			b.problem(KindUnreadable, p, "cannot read it: %v", unwrapPath(err))
 		case got.SHA256 != want.SHA256 && got.Size != want.Size:
-			add(KindChanged, p, "changed (sha256 %s != %s, size %d != %d)", short(got.SHA256), short(want.SHA256), got.Size, want.Size)
+			b.problem(KindChanged, p, "changed (sha256 %s != %s, size %d != %d)", short(got.SHA256), short(want.SHA256), got.Size, want.Size)
 		case got.SHA256 != want.SHA256:
-			add(KindChanged, p, "changed (sha256 %s != %s)", short(got.SHA256), short(want.SHA256))
+			b.problem(KindChanged, p, "changed (sha256 %s != %s)", short(got.SHA256), short(want.SHA256))
 		}
 	}
 	for _, p := range t.irregular {
 		present[p] = true
 		if _, ok := listed[p]; ok {
-			add(KindChanged, p, "changed (no longer a regular file)")
+			b.problem(KindChanged, p, "changed (no longer a regular file)")
 		} else {
-			add(KindAdded, p, "added (not in the manifest, and not a regular file)")
+			b.problem(KindAdded, p, "added (not in the manifest, and not a regular file)")
 		}
 	}
 	for _, u := range t.unreadable {
 		present[u.path] = true
-		add(KindUnreadable, u.path, "cannot read it: %v", unwrapPath(u.err))
+		b.problem(KindUnreadable, u.path, "cannot read it: %v", unwrapPath(u.err))
 	}
 	for _, f := range b.Manifest.Files {
 		if !present[f.Path] {
-			add(KindMissing, f.Path, "missing")
+			b.problem(KindMissing, f.Path, "missing")
 		}
 	}
+	ps := b.Problems[first:]
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
-	b.Problems = append(b.Problems, ps...)
 }
 
 func (b *BundleResult) checkSignature(raw []byte, opts VerifyOptions) {

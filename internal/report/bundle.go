@@ -34,10 +34,11 @@ func WriteBundle(dir string, rv *review.Review) error {
 	}
 	sum := NewSummary(rv)
 	groups := ByRule(rv.Findings)
-	files := []struct {
+	type file struct {
 		name  string
 		write func(io.Writer) error
-	}{
+	}
+	files := []file{
 		{FindingsFile, func(w io.Writer) error { return FindingsJSON(w, rv) }},
 		{ReportHTML, func(w io.Writer) error { return htmlWith(w, rv, groups) }},
 		{ReportMD, func(w io.Writer) error { return markdownWith(w, rv, groups) }},
@@ -48,10 +49,7 @@ func WriteBundle(dir string, rv *review.Review) error {
 		{SummaryHTM, func(w io.Writer) error { return SummaryHTML(w, sum) }},
 	}
 	for _, g := range groups {
-		files = append(files, struct {
-			name  string
-			write func(io.Writer) error
-		}{filepath.Join(FindingsDir, CSVName(g.Rule)), func(w io.Writer) error { return RuleCSV(w, g.Findings) }})
+		files = append(files, file{filepath.Join(FindingsDir, CSVName(g.Rule)), func(w io.Writer) error { return RuleCSV(w, g.Findings) }})
 	}
 	// The files are independent: write them on every core, the largest (findings.json) first.
 	work := make(chan int, len(files))

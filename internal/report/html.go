@@ -66,9 +66,6 @@ func HTML(w io.Writer, rv *review.Review) error {
 
 // htmlWith is HTML with the findings already grouped by rule.
 func htmlWith(w io.Writer, rv *review.Review, groups []RuleFindings) error {
-	if rv == nil {
-		return errors.New("write report.html: no review")
-	}
 	lib, err := inlineScript(chartJS)
 	if err != nil {
 		return fmt.Errorf("write report.html: chart.js: %w", err)

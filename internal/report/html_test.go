@@ -139,7 +139,7 @@ func TestHTMLContent(t *testing.T) {
 	for _, s := range []string{`<header class="top">`, `id="requirements"`, `id="charts"`, `id="coverage"`, `id="retention"`,
 		`id="suppressions"`, `id="findings"`, `<footer id="bundle">`} {
 		i := strings.Index(out, s)
-		if i < last {
+		if i < 0 || i < last {
 			t.Errorf("section %s missing or out of order", s)
 		}
 		last = i

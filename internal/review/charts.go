@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"time"
@@ -86,18 +87,17 @@ func top(m map[string]int64) []Point {
 }
 
 func points(ctx context.Context, q engine.Querier, query string, args ...any) ([]Point, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	out := []Point{}
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
+		var p Point
+		if err := rows.Scan(&p.Label, &p.Value); err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("review: chart: %w", err)
 	}
-	defer rows.Close()
-	out := []Point{}
-	for rows.Next() {
-		var p Point
-		if err := rows.Scan(&p.Label, &p.Value); err != nil {
-			return nil, fmt.Errorf("review: chart: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -1,9 +1,11 @@
 package review
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +16,13 @@ import (
 
 // cellKey names an account and region.
 type cellKey struct{ account, region string }
+
+// sortKeys orders keys by account, then region.
+func sortKeys(keys []cellKey) {
+	slices.SortFunc(keys, func(a, b cellKey) int {
+		return cmp.Or(strings.Compare(a.account, b.account), strings.Compare(a.region, b.region))
+	})
+}
 
 // coverage fills rv.Coverage: log files and events per account × region × hour, the gaps in what was
 // expected, and accounts seen for the first time; gaps and new accounts are findings too.
@@ -36,41 +45,35 @@ func coverage(ctx context.Context, q engine.Querier, rv *Review, opts Options, l
 		return nil
 	}
 
-	// What was expected: the configuration, or what delivered logs in the 7 days before.
-	before := w.Since.AddDate(0, 0, -7)
-	var expected []cellKey
-	if len(opts.ExpectedAccounts) > 0 || len(opts.ExpectedRegions) > 0 {
-		cov.ExpectedFrom = "config"
-		cov.ExpectedAccounts, cov.ExpectedRegions = opts.ExpectedAccounts, opts.ExpectedRegions
-		if len(cov.ExpectedRegions) == 0 || len(cov.ExpectedAccounts) == 0 {
-			seen, err := pairs(ctx, q, before, w.Since)
-			if err != nil {
-				return err
-			}
-			if len(cov.ExpectedAccounts) == 0 {
-				cov.ExpectedAccounts = distinct(seen, func(k cellKey) string { return k.account })
-			}
-			if len(cov.ExpectedRegions) == 0 {
-				cov.ExpectedRegions = distinct(seen, func(k cellKey) string { return k.region })
-			}
+	// What was expected: the configuration, or what delivered logs in the 7 days before (also for the
+	// accounts or the regions the configuration leaves out).
+	cov.ExpectedAccounts, cov.ExpectedRegions = opts.ExpectedAccounts, opts.ExpectedRegions
+	var seen []cellKey
+	if len(cov.ExpectedAccounts) == 0 || len(cov.ExpectedRegions) == 0 {
+		var err error
+		if seen, err = pairs(ctx, q, w.Since.AddDate(0, 0, -7), w.Since); err != nil {
+			return err
 		}
+		if len(cov.ExpectedAccounts) == 0 {
+			cov.ExpectedAccounts = distinct(seen, func(k cellKey) string { return k.account })
+		}
+		if len(cov.ExpectedRegions) == 0 {
+			cov.ExpectedRegions = distinct(seen, func(k cellKey) string { return k.region })
+		}
+	}
+	var expected []cellKey
+	switch {
+	case len(opts.ExpectedAccounts) > 0 || len(opts.ExpectedRegions) > 0:
+		cov.ExpectedFrom = "config"
 		for _, a := range cov.ExpectedAccounts {
 			for _, r := range cov.ExpectedRegions {
 				expected = append(expected, cellKey{a, r})
 			}
 		}
-	} else {
-		seen, err := pairs(ctx, q, before, w.Since)
-		if err != nil {
-			return err
-		}
-		expected = seen
-		cov.ExpectedFrom = "seen in the previous 7 days"
-		if len(seen) == 0 {
-			cov.ExpectedFrom = "no logs in the previous 7 days: only what this window holds"
-		}
-		cov.ExpectedAccounts = distinct(seen, func(k cellKey) string { return k.account })
-		cov.ExpectedRegions = distinct(seen, func(k cellKey) string { return k.region })
+	case len(seen) > 0:
+		expected, cov.ExpectedFrom = seen, "seen in the previous 7 days"
+	default:
+		cov.ExpectedFrom = "no logs in the previous 7 days: only what this window holds"
 	}
 
 	cells := map[cellKey]*Cell{}
@@ -114,20 +117,12 @@ func coverage(ctx context.Context, q engine.Querier, rv *Review, opts Options, l
 	for k := range cells {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].account != keys[j].account {
-			return keys[i].account < keys[j].account
-		}
-		return keys[i].region < keys[j].region
-	})
+	sortKeys(keys)
 	isExpected := map[cellKey]bool{}
 	for _, k := range expected {
 		isExpected[k] = true
 	}
-	now := time.Now()
-	if opts.Now != nil {
-		now = opts.Now()
-	}
+	now := opts.Now()
 	cov.Cells, cov.Gaps = []Cell{}, []Gap{}
 	for _, k := range keys {
 		c := cells[k]
@@ -200,12 +195,7 @@ func coverage(ctx context.Context, q engine.Querier, rv *Review, opts Options, l
 
 // perHour runs a query of (account, region, hour, count) rows and hands each row to add.
 func perHour(ctx context.Context, q engine.Querier, query string, args []any, add func(cellKey, time.Time, int64)) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
 		var a, r sql.NullString
 		var t time.Time
 		var n int64
@@ -213,26 +203,26 @@ func perHour(ctx context.Context, q engine.Querier, query string, args []any, ad
 			return err
 		}
 		add(cellKey{a.String, r.String}, t, n)
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 func pairs(ctx context.Context, q engine.Querier, since, until time.Time) ([]cellKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT account, region FROM cloudtrail_logs
-		WHERE event_time >= ? AND event_time < ? AND account IS NOT NULL AND region IS NOT NULL ORDER BY 1, 2`, since, until)
+	var out []cellKey
+	err := eachRow(ctx, q, `SELECT DISTINCT account, region FROM cloudtrail_logs
+		WHERE event_time >= ? AND event_time < ? AND account IS NOT NULL AND region IS NOT NULL ORDER BY 1, 2`, []any{since, until},
+		func(rows *sql.Rows) error {
+			var k cellKey
+			if err := rows.Scan(&k.account, &k.region); err != nil {
+				return err
+			}
+			out = append(out, k)
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("review: expected accounts: %w", err)
 	}
-	defer rows.Close()
-	var out []cellKey
-	for rows.Next() {
-		var k cellKey
-		if err := rows.Scan(&k.account, &k.region); err != nil {
-			return nil, fmt.Errorf("review: expected accounts: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func distinct(ks []cellKey, f func(cellKey) string) []string {
@@ -251,22 +241,18 @@ func distinct(ks []cellKey, f func(cellKey) string) []string {
 // retention fills rv.Retention: the oldest day of logs per account and region in the store and in the
 // configured sources, flagged when short of 10.5.1 (12 months available, 3 months at hand).
 func retention(ctx context.Context, q engine.Querier, rv *Review, at time.Time, history []source.Oldest) error {
-	rows, err := q.QueryContext(ctx, `SELECT account, region, min(event_time) FROM cloudtrail_logs
-		WHERE account IS NOT NULL AND region IS NOT NULL GROUP BY ALL`)
-	if err != nil {
-		return fmt.Errorf("review: retention: %w", err)
-	}
-	defer rows.Close()
 	inStore := map[cellKey]time.Time{}
-	for rows.Next() {
+	err := eachRow(ctx, q, `SELECT account, region, min(event_time) FROM cloudtrail_logs
+		WHERE account IS NOT NULL AND region IS NOT NULL GROUP BY ALL`, nil, func(rows *sql.Rows) error {
 		var k cellKey
 		var oldest time.Time
 		if err := rows.Scan(&k.account, &k.region, &oldest); err != nil {
-			return fmt.Errorf("review: retention: %w", err)
+			return err
 		}
 		inStore[k] = oldest.UTC().Truncate(24 * time.Hour)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("review: retention: %w", err)
 	}
 	inSource := map[cellKey]time.Time{}
@@ -282,12 +268,7 @@ func retention(ctx context.Context, q engine.Querier, rv *Review, at time.Time, 
 			keys = append(keys, k)
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].account != keys[j].account {
-			return keys[i].account < keys[j].account
-		}
-		return keys[i].region < keys[j].region
-	})
+	sortKeys(keys)
 	days := func(t time.Time) int { return int(at.Sub(t).Hours() / 24) }
 	rv.Retention = []Retention{}
 	for _, k := range keys {

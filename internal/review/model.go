@@ -19,7 +19,7 @@ type Review struct {
 	Window  Window    `json:"window"`
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
-	// RuleSet is the SHA-256 of the rule library run (every rule's id and version hash, sorted).
+	// RuleSet is the SHA-256 of the rule library run (every rule's id, name and version hash, sorted).
 	RuleSet string `json:"rule_set"`
 	// Rules is how many rules ran.
 	Rules int `json:"rules"`

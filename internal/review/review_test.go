@@ -38,57 +38,7 @@ var (
 // fixture generates, trims and ingests the test organization once per test binary.
 func fixture(t *testing.T) (*store.Store, *engine.Set) {
 	t.Helper()
-	fixtureOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trailwatch-review-")
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		fixtureDir = dir
-		logs := filepath.Join(dir, "logs")
-		end, _ := time.Parse("2006-01-02", lastDay)
-		if _, err := generate.Run(context.Background(), generate.Options{Out: logs, Accounts: 3, Regions: 2, Days: 3,
-			End: end, EventsPerDay: 3000, Seed: 7}); err != nil {
-			fixtureErr = err
-			return
-		}
-		firstDay, _ := filepath.Glob(filepath.Join(logs, "AWSLogs", "*", "*", "CloudTrail", "us-east-1", "2026", "03", "01"))
-		if len(firstDay) == 0 {
-			fixtureErr = os.ErrNotExist
-			return
-		}
-		rel, _ := filepath.Rel(filepath.Join(logs, "AWSLogs"), firstDay[0])
-		mgmt = strings.Split(filepath.ToSlash(rel), "/")[1] // o-org/account/CloudTrail/…
-		removed := 0
-		fixtureErr = filepath.WalkDir(logs, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && strings.Contains(p, "/"+mgmt+"/CloudTrail/"+quietRegio+"/2026/03/03/") {
-				removed++
-				return os.Remove(p)
-			}
-			return nil
-		})
-		if fixtureErr == nil && removed == 0 {
-			fixtureErr = os.ErrNotExist
-		}
-		if fixtureErr != nil {
-			return
-		}
-		st, err := store.Open(context.Background(), filepath.Join(dir, "tw.duckdb"), store.Options{})
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		defer st.Close()
-		src, err := source.NewLocal(logs)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		_, fixtureErr = st.Ingest(context.Background(), src, store.IngestOptions{})
-	})
+	fixtureOnce.Do(func() { fixtureDir, fixtureErr = buildFixture() })
 	if fixtureErr != nil {
 		t.Fatalf("fixture: %v", fixtureErr)
 	}
@@ -102,6 +52,55 @@ func fixture(t *testing.T) (*store.Store, *engine.Set) {
 		t.Fatal(err)
 	}
 	return st, set
+}
+
+// buildFixture writes the store of the test organization into a new folder (returned also on error, for
+// TestMain to remove) and names mgmt.
+func buildFixture() (string, error) {
+	dir, err := os.MkdirTemp("", "trailwatch-review-")
+	if err != nil {
+		return "", err
+	}
+	logs := filepath.Join(dir, "logs")
+	end, _ := time.Parse("2006-01-02", lastDay)
+	if _, err := generate.Run(context.Background(), generate.Options{Out: logs, Accounts: 3, Regions: 2, Days: 3,
+		End: end, EventsPerDay: 3000, Seed: 7}); err != nil {
+		return dir, err
+	}
+	firstDay, _ := filepath.Glob(filepath.Join(logs, "AWSLogs", "*", "*", "CloudTrail", "us-east-1", "2026", "03", "01"))
+	if len(firstDay) == 0 {
+		return dir, os.ErrNotExist
+	}
+	rel, _ := filepath.Rel(filepath.Join(logs, "AWSLogs"), firstDay[0])
+	mgmt = strings.Split(filepath.ToSlash(rel), "/")[1] // o-org/account/CloudTrail/…
+	removed := 0
+	err = filepath.WalkDir(logs, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.Contains(p, "/"+mgmt+"/CloudTrail/"+quietRegio+"/2026/03/03/") {
+			removed++
+			return os.Remove(p)
+		}
+		return nil
+	})
+	if err == nil && removed == 0 {
+		err = os.ErrNotExist
+	}
+	if err != nil {
+		return dir, err
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "tw.duckdb"), store.Options{})
+	if err != nil {
+		return dir, err
+	}
+	defer st.Close()
+	src, err := source.NewLocal(logs)
+	if err != nil {
+		return dir, err
+	}
+	_, err = st.Ingest(context.Background(), src, store.IngestOptions{})
+	return dir, err
 }
 
 func TestMain(m *testing.M) {

@@ -85,12 +85,11 @@ type check struct {
 // Run reviews a window: it runs the rules, applies the suppressions, measures coverage and retention,
 // and gathers the charts and the SQL.
 func Run(ctx context.Context, q engine.Querier, opts Options) (*Review, error) {
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	w := opts.Window
-	rv := &Review{Schema: Schema, Version: opts.Version, Window: w, Started: now().UTC(), Rules: len(opts.Rules.Rules),
+	rv := &Review{Schema: Schema, Version: opts.Version, Window: w, Started: opts.Now().UTC(), Rules: len(opts.Rules.Rules),
 		Unreviewed: opts.Unreviewed}
 	if rv.Unreviewed == nil {
 		rv.Unreviewed = []string{}
@@ -105,13 +104,16 @@ func Run(ctx context.Context, q engine.Querier, opts Options) (*Review, error) {
 	if err != nil {
 		return nil, fmt.Errorf("review %s: %w", w.Label, err)
 	}
-	notes := map[*suppress.Suppression]*SuppressionNote{}
+	var items []*suppress.Suppression
 	if opts.Suppressions != nil {
-		for _, s := range opts.Suppressions.Items {
-			n := &SuppressionNote{ID: s.ID, Rule: s.Rule, Owner: s.Owner, Reason: s.Reason, Expires: s.ExpiresDay,
-				Where: s.Pos.String(), Expired: w.Until.After(s.Expires)}
-			notes[s] = n
-		}
+		items = opts.Suppressions.Items
+	}
+	rv.Suppressions = make([]SuppressionNote, len(items))
+	noteOf := make(map[*suppress.Suppression]*SuppressionNote, len(items))
+	for i, s := range items {
+		rv.Suppressions[i] = SuppressionNote{ID: s.ID, Rule: s.Rule, Owner: s.Owner, Reason: s.Reason, Expires: s.ExpiresDay,
+			Where: s.Pos.String(), Expired: w.Until.After(s.Expires)}
+		noteOf[s] = &rv.Suppressions[i]
 	}
 	rv.Findings = make([]Finding, 0, len(found)+64)
 	for i := range found {
@@ -122,31 +124,25 @@ func Run(ctx context.Context, q engine.Querier, opts Options) (*Review, error) {
 			switch {
 			case active != nil:
 				rf.Suppressed = &Suppressed{ID: active.ID, Reason: active.Reason, Owner: active.Owner, Expires: active.ExpiresDay}
-				notes[active].Matched++
+				noteOf[active].Matched++
 			case expired != nil:
-				notes[expired].Matched++
-				notes[expired].Expired = true
+				noteOf[expired].Matched++
+				noteOf[expired].Expired = true
 			}
 		}
 		rv.Findings = append(rv.Findings, rf)
 	}
-	if opts.Suppressions != nil {
-		for _, s := range opts.Suppressions.Items {
-			n := notes[s]
-			rv.Suppressions = append(rv.Suppressions, *n)
-			if n.Expired {
-				rv.Findings = append(rv.Findings, checkFinding("suppression_expired", w.Since, Finding{
-					Detail: fmt.Sprintf("suppression %s (%s, owner %s) expired on %s; %d findings of %s it would have covered are reported",
-						s.ID, s.Pos, s.Owner, s.ExpiresDay, n.Matched, s.Rule)}))
-			}
+	for _, n := range rv.Suppressions {
+		if n.Expired {
+			rv.Findings = append(rv.Findings, checkFinding("suppression_expired", w.Since, Finding{
+				Detail: fmt.Sprintf("suppression %s (%s, owner %s) expired on %s; %d findings of %s it would have covered are reported",
+					n.ID, n.Where, n.Owner, n.Expires, n.Matched, n.Rule)}))
 		}
 	}
-	if rv.Suppressions == nil {
-		rv.Suppressions = []SuppressionNote{}
-	}
 
-	if rv.Events, err = count(ctx, q, "SELECT count(*) FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ?", w.Since, w.Until); err != nil {
-		return nil, err
+	if err := eachRow(ctx, q, "SELECT count(*) FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ?", []any{w.Since, w.Until},
+		func(rows *sql.Rows) error { return rows.Scan(&rv.Events) }); err != nil {
+		return nil, fmt.Errorf("review: %w", err)
 	}
 	// Sources: where the window's log files came from, up to the AWSLogs/ folder (from the files table,
 	// thousands of rows where the events are millions).
@@ -169,7 +165,7 @@ func Run(ctx context.Context, q engine.Querier, opts Options) (*Review, error) {
 	if err := charts(ctx, q, rv, loc); err != nil {
 		return nil, err
 	}
-	rv.Ended = now().UTC()
+	rv.Ended = opts.Now().UTC()
 	return rv, nil
 }
 
@@ -256,7 +252,11 @@ func ruleSQL(set *engine.Set, r *engine.Rule, w Window) string {
 		ops = append(ops, fmt.Sprintf("%s %g", op, v))
 	}
 	sort.Strings(ops)
-	fmt.Fprintf(&b, ", fires when the %s is %s;\n-- the sliding window is evaluated on the events of these queries:", map[bool]string{true: "count of distinct " + c.Condition.Field, false: "count"}[c.Condition.Field != ""], strings.Join(ops, " and "))
+	counted := "count"
+	if c.Condition.Field != "" {
+		counted = "count of distinct " + c.Condition.Field
+	}
+	fmt.Fprintf(&b, ", fires when the %s is %s;\n-- the sliding window is evaluated on the events of these queries:", counted, strings.Join(ops, " and "))
 	for _, base := range r.Bases {
 		fmt.Fprintf(&b, "\n-- %s\nSELECT *\nFROM %s\nWHERE %s\nAND (%s);", base.Ref(), set.Dialect.Table(), window, base.Where)
 	}
@@ -348,29 +348,24 @@ func details(ctx context.Context, q engine.Querier, rv *Review) error {
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := q.QueryContext(ctx, `SELECT eventid, requestparameters, responseelements, additionaleventdata, errormessage,
+		err := eachRow(ctx, q, `SELECT eventid, requestparameters, responseelements, additionaleventdata, errormessage,
 			CASE WHEN len(resources) > 0 THEN CAST(to_json(resources) AS VARCHAR) END, recipientaccountid
-			FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ? AND eventid IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args...)
-		if err != nil {
-			return fmt.Errorf("review: read finding events: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var c [6]sql.NullString
-			if err := rows.Scan(&id, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]); err != nil {
-				rows.Close()
-				return fmt.Errorf("review: read finding events: %w", err)
-			}
-			ev := &Event{RequestParameters: c[0].String, ResponseElements: c[1].String, AdditionalData: c[2].String,
-				ErrorMessage: c[3].String, Resources: c[4].String, RecipientAccountID: c[5].String}
-			for _, i := range want[id] {
-				if rv.Findings[i].Event == nil {
-					rv.Findings[i].Event = ev
+			FROM cloudtrail_logs WHERE event_time >= ? AND event_time < ? AND eventid IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args,
+			func(rows *sql.Rows) error {
+				var id string
+				var c [6]sql.NullString
+				if err := rows.Scan(&id, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]); err != nil {
+					return err
 				}
-			}
-		}
-		err = rows.Err()
-		rows.Close()
+				ev := &Event{RequestParameters: c[0].String, ResponseElements: c[1].String, AdditionalData: c[2].String,
+					ErrorMessage: c[3].String, Resources: c[4].String, RecipientAccountID: c[5].String}
+				for _, i := range want[id] {
+					if rv.Findings[i].Event == nil {
+						rv.Findings[i].Event = ev
+					}
+				}
+				return nil
+			})
 		if err != nil {
 			return fmt.Errorf("review: read finding events: %w", err)
 		}
@@ -378,36 +373,36 @@ func details(ctx context.Context, q engine.Querier, rv *Review) error {
 	return nil
 }
 
-func count(ctx context.Context, q engine.Querier, query string, args ...any) (int64, error) {
+// eachRow runs a query and hands each row to scan.
+func eachRow(ctx context.Context, q engine.Querier, query string, args []any, scan func(*sql.Rows) error) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("review: %w", err)
+		return err
 	}
 	defer rows.Close()
-	var n int64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, fmt.Errorf("review: %w", err)
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
 		}
 	}
-	return n, rows.Err()
+	return rows.Err()
 }
 
+// strs runs a query of one string column; NULLs are left out.
 func strs(ctx context.Context, q engine.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("review: %w", err)
-	}
-	defer rows.Close()
 	out := []string{}
-	for rows.Next() {
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
 		var s sql.NullString
 		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("review: %w", err)
+			return err
 		}
 		if s.Valid {
 			out = append(out, s.String)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("review: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -13,7 +13,7 @@ import (
 // writeJSON writes a YAML node as JSON, keeping the key order and the scalar types as written, so a test
 // event reads as the CloudTrail record it stands for.
 func writeJSON(buf *bytes.Buffer, n *yaml.Node) error {
-	n = resolve(n)
+	n = ResolveNode(n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		buf.WriteByte('{')

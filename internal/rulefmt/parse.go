@@ -82,14 +82,14 @@ var knownKeys = map[string]bool{
 
 // mapping walks a mapping node, calling f for each key, and reports duplicate keys.
 func (d *decoder) mapping(n *yaml.Node, what string, f func(key string, k, v *yaml.Node)) bool {
-	n = resolve(n)
+	n = ResolveNode(n)
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
+		d.errorf(n, "%s must be a mapping, not %s", what, KindName(n))
 		return false
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], resolve(n.Content[i+1])
+		k, v := n.Content[i], ResolveNode(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, "%s: keys must be strings", what)
 			continue
@@ -116,8 +116,6 @@ func ResolveNode(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-func resolve(n *yaml.Node) *yaml.Node { return ResolveNode(n) }
-
 // KindName names what a YAML node is, for messages: "a mapping", "a list", "null", "a scalar".
 func KindName(n *yaml.Node) string {
 	switch {
@@ -133,11 +131,9 @@ func KindName(n *yaml.Node) string {
 	return "something else"
 }
 
-func kindName(n *yaml.Node) string { return KindName(n) }
-
 func (d *decoder) str(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		d.errorf(n, "%s must be a string, not %s", what, KindName(n))
 		return ""
 	}
 	return n.Value
@@ -149,14 +145,14 @@ func (d *decoder) strList(n *yaml.Node, what string) []string {
 		return []string{n.Value}
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s must be a list of strings, not %s", what, kindName(n))
+		d.errorf(n, "%s must be a list of strings, not %s", what, KindName(n))
 		return nil
 	}
 	out := make([]string, 0, len(n.Content))
 	for _, c := range n.Content {
-		c = resolve(c)
+		c = ResolveNode(c)
 		if c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
-			d.errorf(c, "%s: each item must be a string, not %s", what, kindName(c))
+			d.errorf(c, "%s: each item must be a string, not %s", what, KindName(c))
 			continue
 		}
 		out = append(out, c.Value)
@@ -341,7 +337,7 @@ func (d *decoder) detection(n *yaml.Node) *Detection {
 				det.Conditions = append(det.Conditions, Condition{Pos: d.pos(v), Text: d.str(v, "condition")})
 			case yaml.SequenceNode:
 				for _, c := range v.Content {
-					det.Conditions = append(det.Conditions, Condition{Pos: d.pos(c), Text: d.str(resolve(c), "condition")})
+					det.Conditions = append(det.Conditions, Condition{Pos: d.pos(c), Text: d.str(ResolveNode(c), "condition")})
 				}
 			default:
 				d.errorf(v, "condition must be a string or a list of strings")
@@ -376,7 +372,7 @@ func (d *decoder) search(name string, k, v *yaml.Node) *Search {
 	case yaml.SequenceNode:
 		maps, scalars := 0, 0
 		for _, c := range v.Content {
-			if resolve(c).Kind == yaml.MappingNode {
+			if ResolveNode(c).Kind == yaml.MappingNode {
 				maps++
 			} else {
 				scalars++
@@ -389,7 +385,7 @@ func (d *decoder) search(name string, k, v *yaml.Node) *Search {
 			d.errorf(v, "search %s mixes maps and keywords in one list", name)
 		case maps > 0:
 			for _, c := range v.Content {
-				s.Maps = append(s.Maps, d.fieldMap(resolve(c)))
+				s.Maps = append(s.Maps, d.fieldMap(ResolveNode(c)))
 			}
 		default:
 			s.Keywords = &FieldMatch{Pos: d.pos(v), Values: d.values(v)}
@@ -433,9 +429,9 @@ func (d *decoder) values(n *yaml.Node) []Value {
 	if n.Kind == yaml.SequenceNode {
 		var out []Value
 		for _, c := range n.Content {
-			c = resolve(c)
+			c = ResolveNode(c)
 			if c.Kind != yaml.ScalarNode {
-				d.errorf(c, "each value must be a scalar, not %s", kindName(c))
+				d.errorf(c, "each value must be a scalar, not %s", KindName(c))
 				continue
 			}
 			out = append(out, d.value(c))
@@ -616,7 +612,7 @@ func (d *decoder) events(n *yaml.Node, what string) []Event {
 	}
 	var out []Event
 	for _, c := range n.Content {
-		c = resolve(c)
+		c = ResolveNode(c)
 		if c.Kind != yaml.MappingNode {
 			d.errorf(c, "%s: each event must be a mapping (a CloudTrail record)", what)
 			continue

@@ -70,10 +70,8 @@ type Options struct {
 
 // Server is a running serve process.
 type Server struct {
-	o       Options
-	ready   atomic.Bool
-	polls   atomic.Int64
-	lastErr atomic.Value // string
+	o     Options
+	ready atomic.Bool
 }
 
 // New checks the options and returns a server.
@@ -164,7 +162,6 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) step(name string, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.o.Logger.Error(name+" failed", "err", err)
-		s.lastErr.Store(err.Error())
 	}
 	if s.o.After != nil {
 		s.o.After(name, err)
@@ -210,7 +207,6 @@ func (s *Server) poll(ctx context.Context, now time.Time) error {
 			errs = append(errs, err)
 		}
 	}
-	s.polls.Add(1)
 	if len(errs) == 0 {
 		s.ready.Store(true)
 	}

@@ -112,7 +112,8 @@ func (DuckDB) Lower(x string) string { return "lower(" + x + ")" }
 
 // In implements Dialect. A list function, not IN: DuckDB's optimizer turns an IN list of five or more
 // constants into a join on the table, which evaluates it for every event, outside the CASE that was to
-// guard it (measured: the whole library ran 20% slower).
+// guard it (measured on 1M events: the library's events query took 3.5-4.7 s in DuckDB's profile against
+// 2.8-3.3 s without that rewrite).
 func (DuckDB) In(x string, literals []string) string {
 	return "list_contains([" + strings.Join(literals, ", ") + "], " + x + ")"
 }

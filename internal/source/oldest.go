@@ -66,26 +66,31 @@ func (s *S3) OldestDays(ctx context.Context) ([]Oldest, error) {
 	}
 	var out []Oldest
 	for _, r := range regions {
-		p := r.prefix
-		var parts []int
-		for _, width := range []int{4, 2, 2} {
-			first, err := s.firstNumbered(ctx, p, width)
-			if err != nil {
-				return nil, err
-			}
-			if first == "" {
-				break
-			}
-			n, _ := strconv.Atoi(first)
-			parts = append(parts, n)
-			p += first + "/"
+		day, ok, err := oldestDay(r.prefix, func(p string, width int) (string, error) { return s.firstNumbered(ctx, p, width) })
+		if err != nil {
+			return nil, err
 		}
-		if len(parts) == 3 {
-			out = append(out, Oldest{Account: r.pos.account, Region: r.pos.region,
-				Day: time.Date(parts[0], time.Month(parts[1]), parts[2], 0, 0, 0, 0, time.UTC)})
+		if ok {
+			out = append(out, Oldest{Account: r.pos.account, Region: r.pos.region, Day: day})
 		}
 	}
 	return merge(out), nil
+}
+
+// oldestDay goes down from a region folder (ending in "/") into the first year, month and day folders
+// first names, and returns that day; ok is false when one of them has none.
+func oldestDay(region string, first func(dir string, width int) (string, error)) (day time.Time, ok bool, err error) {
+	dir := region
+	var parts [3]int
+	for i, width := range []int{4, 2, 2} {
+		name, err := first(dir, width)
+		if err != nil || name == "" {
+			return time.Time{}, false, err
+		}
+		parts[i], _ = strconv.Atoi(name)
+		dir += name + "/"
+	}
+	return time.Date(parts[0], time.Month(parts[1]), parts[2], 0, 0, 0, 0, time.UTC), true, nil
 }
 
 // firstNumbered returns the smallest subfolder of p named with width digits ("" when none).
@@ -130,20 +135,9 @@ func (l *Local) OldestDays(ctx context.Context) ([]Oldest, error) {
 		if pos.level != levelRegion || pos.service != serviceLogs {
 			return nil
 		}
-		day := p
-		var parts []int
-		for _, width := range []int{4, 2, 2} {
-			first := firstDir(day, width)
-			if first == "" {
-				break
-			}
-			n, _ := strconv.Atoi(first)
-			parts = append(parts, n)
-			day = filepath.Join(day, first)
-		}
-		if len(parts) == 3 {
-			out = append(out, Oldest{Account: pos.account, Region: pos.region,
-				Day: time.Date(parts[0], time.Month(parts[1]), parts[2], 0, 0, 0, 0, time.UTC)})
+		day, ok, _ := oldestDay(p+"/", func(dir string, width int) (string, error) { return firstDir(dir, width), nil })
+		if ok {
+			out = append(out, Oldest{Account: pos.account, Region: pos.region, Day: day})
 		}
 		return filepath.SkipDir
 	})

@@ -58,7 +58,7 @@ func NewS3(ctx context.Context, location string, opts Options) (Source, error) {
 
 // newS3 is NewS3 with extra client options, which tests use to watch the requests.
 func newS3(ctx context.Context, location string, opts Options, optFns ...func(*s3.Options)) (*S3, error) {
-	bucket, prefix, err := parseS3Location(location)
+	bucket, prefix, err := ParseS3Location(location)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +104,6 @@ func NewS3Client(ctx context.Context, opts Options, optFns ...func(*s3.Options))
 
 // ParseS3Location splits s3://bucket/prefix.
 func ParseS3Location(location string) (bucket, prefix string, err error) {
-	return parseS3Location(location)
-}
-
-// parseS3Location splits s3://bucket/prefix.
-func parseS3Location(location string) (bucket, prefix string, err error) {
 	rest, ok := strings.CutPrefix(location, "s3://")
 	if !ok {
 		return "", "", fmt.Errorf("source %q: not an s3:// location", location)

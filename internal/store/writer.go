@@ -263,8 +263,8 @@ func fillRow(ch duckdb.DataChunk, n int, pf *parsedFile, e *cloudtrail.Event) er
 	}
 	for _, err := range []error{
 		duckdb.SetChunkValue(ch, i, n, e.Structs),
-		setNullable(ch, i+1, n, account),
-		setNullable(ch, i+2, n, region),
+		duckdb.SetChunkValue(ch, i+1, n, nullable(account)),
+		duckdb.SetChunkValue(ch, i+2, n, nullable(region)),
 		duckdb.SetChunkValue(ch, i+3, n, ts),
 		duckdb.SetChunkValue(ch, i+4, n, e.Time),
 		duckdb.SetChunkValue(ch, i+5, n, pf.obj.URI),
@@ -274,13 +274,6 @@ func fillRow(ch duckdb.DataChunk, n int, pf *parsedFile, e *cloudtrail.Event) er
 		}
 	}
 	return nil
-}
-
-func setNullable(ch duckdb.DataChunk, col, row int, v string) error {
-	if v == "" {
-		return duckdb.SetChunkValue[any](ch, col, row, nil)
-	}
-	return duckdb.SetChunkValue(ch, col, row, v)
 }
 
 // writer runs the transactions on one connection.
@@ -535,6 +528,7 @@ func addedByObject(ctx context.Context, tx *sql.Tx, first int64) (map[string]int
 	return added, rows.Err()
 }
 
+// nullable stores an empty string as NULL.
 func nullable(s string) driver.Value {
 	if s == "" {
 		return nil

@@ -45,7 +45,7 @@ func Parse(data []byte, file string) (*Set, error) {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		d.problems = append(d.problems, d.yamlProblem(err))
-	case !isNull(resolve(&more)):
+	case !isNull(rulefmt.ResolveNode(&more)):
 		d.errorf(&more, "a suppressions file holds one YAML document; this is a second")
 	}
 	set.Items = d.top(&doc)
@@ -83,25 +83,20 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.problems = append(d.problems, rulefmt.Problem{Pos: d.pos(n), Msg: fmt.Sprintf(format, args...)})
 }
 
-// resolve follows aliases and unwraps a document node.
-func resolve(n *yaml.Node) *yaml.Node { return rulefmt.ResolveNode(n) }
-
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" || n.Kind == yaml.DocumentNode && len(n.Content) == 0
 }
-
-func kindName(n *yaml.Node) string { return rulefmt.KindName(n) }
 
 // mapping walks a mapping node in order, calling f for each key; non-string and duplicate keys are
 // problems. It reports whether n was a mapping.
 func (d *decoder) mapping(n *yaml.Node, what string, f func(key string, k, v *yaml.Node)) bool {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
+		d.errorf(n, "%s must be a mapping, not %s", what, rulefmt.KindName(n))
 		return false
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := rulefmt.ResolveNode(n.Content[i]), rulefmt.ResolveNode(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode || isNull(k) {
 			d.errorf(k, "keys of %s must be strings", what)
 			continue
@@ -120,7 +115,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, f func(key string, k, v *ya
 // "111122223333").
 func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		d.errorf(n, "%s must be a string, not %s", what, rulefmt.KindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -128,12 +123,12 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 
 // top decodes the top level: a mapping with one key, suppressions.
 func (d *decoder) top(doc *yaml.Node) []*Suppression {
-	n := resolve(doc)
+	n := rulefmt.ResolveNode(doc)
 	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "a suppressions file must be a mapping with the key suppressions, not %s", kindName(n))
+		d.errorf(n, "a suppressions file must be a mapping with the key suppressions, not %s", rulefmt.KindName(n))
 		return nil
 	}
 	var items []*Suppression
@@ -146,11 +141,11 @@ func (d *decoder) top(doc *yaml.Node) []*Suppression {
 			return
 		}
 		if v.Kind != yaml.SequenceNode {
-			d.errorf(v, "suppressions must be a list, not %s", kindName(v))
+			d.errorf(v, "suppressions must be a list, not %s", rulefmt.KindName(v))
 			return
 		}
 		for _, c := range v.Content {
-			if x := d.suppression(resolve(c)); x != nil {
+			if x := d.suppression(rulefmt.ResolveNode(c)); x != nil {
 				items = append(items, x)
 			}
 		}
@@ -267,12 +262,12 @@ func (d *decoder) match(x *Suppression, v *yaml.Node) {
 				return
 			}
 			for _, c := range v.Content {
-				nodes = append(nodes, resolve(c))
+				nodes = append(nodes, rulefmt.ResolveNode(c))
 			}
 		case v.Kind == yaml.ScalarNode && !isNull(v):
 			nodes = []*yaml.Node{v}
 		default:
-			d.errorf(v, "match %s must be a string or a list of strings, not %s", key, kindName(v))
+			d.errorf(v, "match %s must be a string or a list of strings, not %s", key, rulefmt.KindName(v))
 			return
 		}
 		m := matcher{key: key, field: field}
