@@ -121,7 +121,7 @@ func ParseEvent(raw []byte, e *Event) error {
 	}
 	var extra objBuilder
 	var uiExtra, scExtra, attrExtra, siExtra, tlsExtra objBuilder
-	err := jsonparser.ObjectEach(raw, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+	err := objectEach(raw, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
 		k := string(key)
 		switch k {
 		case "eventVersion":
@@ -134,7 +134,7 @@ func ParseEvent(raw []byte, e *Event) error {
 				return fmt.Errorf("userIdentity is a %s, not an object", dt)
 			}
 			e.Structs |= HasUserIdentity
-			return jsonparser.ObjectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+			return objectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
 				switch string(key) {
 				case "type":
 					return e.scalar(ColUIType, value, dt)
@@ -232,7 +232,7 @@ func ParseEvent(raw []byte, e *Event) error {
 				return nil
 			}
 			e.Structs |= HasTLSDetails
-			return jsonparser.ObjectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+			return objectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
 				switch string(key) {
 				case "tlsVersion":
 					return e.scalar(ColTLSVersion, value, dt)
@@ -278,7 +278,7 @@ func ParseEvent(raw []byte, e *Event) error {
 }
 
 func (e *Event) sessionContext(value []byte, scExtra, attrExtra, siExtra *objBuilder) error {
-	return jsonparser.ObjectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+	return objectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
 		switch string(key) {
 		case "attributes":
 			if dt != jsonparser.Object {
@@ -286,7 +286,7 @@ func (e *Event) sessionContext(value []byte, scExtra, attrExtra, siExtra *objBui
 				return nil
 			}
 			e.Structs |= HasAttributes
-			return jsonparser.ObjectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+			return objectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
 				switch string(key) {
 				case "mfaAuthenticated":
 					return e.scalar(ColSCMFAAuthenticated, value, dt)
@@ -303,7 +303,7 @@ func (e *Event) sessionContext(value []byte, scExtra, attrExtra, siExtra *objBui
 				return nil
 			}
 			e.Structs |= HasSessionIssuer
-			return jsonparser.ObjectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+			return objectEach(value, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
 				switch string(key) {
 				case "type":
 					return e.scalar(ColSIType, value, dt)
@@ -389,7 +389,7 @@ func normalizeResources(value []byte) (string, bool) {
 		n++
 		b = append(b, '{')
 		first := true
-		_ = jsonparser.ObjectEach(item, func(key, v []byte, dt jsonparser.ValueType, _ int) error {
+		_ = objectEach(item, func(key, v []byte, dt jsonparser.ValueType, _ int) error {
 			var name string
 			switch string(key) {
 			case "ARN", "arn":
@@ -431,7 +431,7 @@ func normalizeResources(value []byte) (string, bool) {
 func stringMap(value []byte) string {
 	b := []byte{'{'}
 	first := true
-	_ = jsonparser.ObjectEach(value, func(key, v []byte, dt jsonparser.ValueType, _ int) error {
+	_ = objectEach(value, func(key, v []byte, dt jsonparser.ValueType, _ int) error {
 		if dt == jsonparser.Null {
 			return nil
 		}

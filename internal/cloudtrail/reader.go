@@ -468,6 +468,15 @@ func (s *scanner) sized(v []byte) ([]byte, error) {
 	return v, nil
 }
 
+// escapedQuote reports whether the quote at v[i] is escaped: preceded by an odd run of backslashes.
+func escapedQuote(v []byte, i int) bool {
+	k := i
+	for k > 0 && v[k-1] == '\\' {
+		k--
+	}
+	return (i-k)%2 == 1
+}
+
 var errTooLarge = fmt.Errorf("JSON value larger than %d MiB", MaxRecordSize>>20)
 
 // value returns the raw bytes of the next JSON value, which stay valid until the next call.
@@ -480,7 +489,6 @@ func (s *scanner) value() ([]byte, error) {
 	i := start
 	depth := 0
 	inStr := false
-	esc := false
 	switch {
 	case c == '{' || c == '[' || c == '"':
 	case c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n':
@@ -515,16 +523,20 @@ func (s *scanner) value() ([]byte, error) {
 		for ; i < len(s.buf); i++ {
 			b := s.buf[i]
 			if inStr {
-				if esc {
-					esc = false
-				} else if b == '\\' {
-					esc = true
-				} else if b == '"' {
-					inStr = false
-					if depth == 0 {
-						s.pos = i + 1
-						return s.sized(s.buf[start : i+1])
-					}
+				// Most of a record is string bytes: find the closing quote with IndexByte, not byte by byte.
+				j := bytes.IndexByte(s.buf[i:], '"')
+				if j < 0 {
+					i = len(s.buf) - 1
+					continue
+				}
+				i += j
+				if escapedQuote(s.buf[start:], i-start) {
+					continue
+				}
+				inStr = false
+				if depth == 0 {
+					s.pos = i + 1
+					return s.sized(s.buf[start : i+1])
 				}
 				continue
 			}

@@ -129,10 +129,18 @@ type stream struct {
 	failure error
 }
 
-// cursor is one DuckDB thread's place in the file it is sending.
+// cursor is one DuckDB thread's place in the file it is sending, and its scratch space for a chunk.
 type cursor struct {
-	pf  *parsedFile
-	pos int
+	pf   *parsedFile
+	pos  int
+	rows []streamRow
+	text [4]textColumn // a chunk's text columns, up to four at once
+}
+
+// streamRow is one event of a chunk, with the file it came from.
+type streamRow struct {
+	pf *parsedFile
+	e  *cloudtrail.Event
 }
 
 func newStream(in <-chan *parsedFile) (*stream, error) {
@@ -212,22 +220,22 @@ func (s *stream) fail(err error) error {
 
 func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
 	c := local.(*cursor)
-	n, capacity := 0, duckdb.GetDataChunkCapacity()
-	for n < capacity {
+	c.rows = c.rows[:0]
+	for capacity := duckdb.GetDataChunkCapacity(); len(c.rows) < capacity; {
 		if c.pf == nil || c.pos >= len(c.pf.events) {
 			if c.pf != nil {
-				c.pf.events = nil // sent: let the memory go
+				c.pf.events = nil // sent: let the memory go (c.rows holds the chunk's events)
 			}
 			if c.pf = s.take(); c.pf == nil {
 				break
 			}
 			c.pos = 0
 		}
-		if err := fillRow(ch, n, c.pf, &c.pf.events[c.pos]); err != nil {
-			return s.fail(fmt.Errorf("%s: event %d: %w", c.pf.obj.URI, c.pos+1, err))
-		}
+		c.rows = append(c.rows, streamRow{c.pf, &c.pf.events[c.pos]})
 		c.pos++
-		n++
+	}
+	if err := fillChunk(&ch, c.rows, &c.text); err != nil {
+		return s.fail(err)
 	}
 	s.mu.Lock()
 	err := s.failure
@@ -235,42 +243,62 @@ func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
 	if err != nil {
 		return err
 	}
-	return ch.SetSize(n)
+	return ch.SetSize(len(c.rows))
 }
 
-// fillRow writes one event as row n of the stream's chunk.
-func fillRow(ch duckdb.DataChunk, n int, pf *parsedFile, e *cloudtrail.Event) error {
+// fillChunk writes rows into the stream's chunk, a column at a time.
+func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn) error {
+	fail := func(col int, err error) error {
+		return fmt.Errorf("stream column %s: %w", streamCols[col].name, err)
+	}
 	for c := cloudtrail.Col(0); c < cloudtrail.NumCols; c++ {
-		var err error
-		if v, ok := e.Get(c); ok {
-			err = duckdb.SetChunkValue(ch, int(c), n, v)
-		} else {
-			err = duckdb.SetChunkValue[any](ch, int(c), n, nil)
+		t := &text[0]
+		t.reset()
+		for _, r := range rows {
+			t.add(r.e.Get(c))
 		}
-		if err != nil {
-			return err
+		if err := t.put(ch, int(c)); err != nil {
+			return fail(int(c), err)
 		}
 	}
+	// Where each event belongs: the S3 layout says, or outside it the event itself.
 	i := int(cloudtrail.NumCols)
-	k := pf.obj.Layout
-	account, region, ts := k.Account, k.Region, ""
-	if k.InLayout {
-		ts = k.Timestamp()
-	} else {
-		// Outside the S3 layout the event itself says where it belongs.
-		account, region = e.Vals[cloudtrail.ColRecipientAccountID], e.Vals[cloudtrail.ColAWSRegion]
-		ts = e.Time.Format("2006/01/02")
+	account, region, ts, uri := &text[0], &text[1], &text[2], &text[3]
+	for j := range text {
+		text[j].reset()
 	}
-	for _, err := range []error{
-		duckdb.SetChunkValue(ch, i, n, e.Structs),
-		duckdb.SetChunkValue(ch, i+1, n, nullable(account)),
-		duckdb.SetChunkValue(ch, i+2, n, nullable(region)),
-		duckdb.SetChunkValue(ch, i+3, n, ts),
-		duckdb.SetChunkValue(ch, i+4, n, e.Time),
-		duckdb.SetChunkValue(ch, i+5, n, pf.obj.URI),
-	} {
-		if err != nil {
-			return err
+	var last *parsedFile
+	var layoutTS string
+	for _, r := range rows {
+		k := r.pf.obj.Layout
+		if !k.InLayout {
+			account.addNullable(r.e.Vals[cloudtrail.ColRecipientAccountID])
+			region.addNullable(r.e.Vals[cloudtrail.ColAWSRegion])
+			ts.add(r.e.Time.Format("2006/01/02"), true)
+		} else {
+			if r.pf != last {
+				last, layoutTS = r.pf, k.Timestamp()
+			}
+			account.addNullable(k.Account)
+			region.addNullable(k.Region)
+			ts.add(layoutTS, true)
+		}
+		uri.add(r.pf.obj.URI, true)
+	}
+	for _, c := range []struct {
+		col  int
+		text *textColumn
+	}{{i + 1, account}, {i + 2, region}, {i + 3, ts}, {i + 5, uri}} {
+		if err := c.text.put(ch, c.col); err != nil {
+			return fail(c.col, err)
+		}
+	}
+	for n, r := range rows {
+		if err := duckdb.SetChunkValue(*ch, i, n, r.e.Structs); err != nil {
+			return fail(i, err)
+		}
+		if err := duckdb.SetChunkValue(*ch, i+4, n, r.e.Time); err != nil {
+			return fail(i+4, err)
 		}
 	}
 	return nil
