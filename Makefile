@@ -39,6 +39,7 @@ vet:
 fuzz:
 	$(GO) test ./internal/cloudtrail -run '^$$' -fuzz FuzzRead -fuzztime 60s
 	$(GO) test ./internal/cloudtrail -run '^$$' -fuzz FuzzParseKey -fuzztime 30s
+	$(GO) test ./internal/cloudtrail -run '^$$' -fuzz FuzzObjectEach -fuzztime 30s
 	$(GO) test ./internal/suppress -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./internal/rulefmt -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./internal/sigma -run '^$$' -fuzz FuzzParseCondition -fuzztime 30s
