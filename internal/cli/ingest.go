@@ -103,6 +103,12 @@ func runIngest(cmd *cobra.Command, e *env, f ingestFlags, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	// The parsed events waiting for the store grow with file size (make bench: ~930 events a file at 4M
+	// events a day, ~230 at 1M), and GOGC multiplies them; a soft limit on the heap keeps peak memory flat
+	// (4M events: 645 MB without it, 455 MB with it; 1M: 394 MB; the same speed).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	st, err := e.openStore(ctx, false)
 	if err != nil {
 		return err
