@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	bindings "github.com/duckdb/duckdb-go-bindings"
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/duckdb/duckdb-go/v2/mapping"
 )
@@ -95,9 +96,13 @@ type textColumn struct {
 	vals  []string
 	valid []bool
 	blob  []byte
+	// utf8 says every value is valid UTF-8 already, as cloudtrail.ParseEvent guarantees for an event's
+	// values (it repairs the record's bytes, and unescaping cannot make invalid text): nothing checks
+	// them again. Otherwise (object keys, paths) put checks, and DuckDB stores an invalid value as NULL.
+	utf8 bool
 }
 
-func (t *textColumn) reset() { t.vals, t.valid = t.vals[:0], t.valid[:0] }
+func (t *textColumn) reset() { t.vals, t.valid, t.utf8 = t.vals[:0], t.valid[:0], false }
 
 func (t *textColumn) add(s string, ok bool) {
 	t.vals = append(t.vals, s)
@@ -140,7 +145,7 @@ func (t *textColumn) putDirect(r rawVector) bool {
 		}
 		if len(s) > stringInline {
 			b = append(b, s...)
-		} else if !utf8.ValidString(s) {
+		} else if !t.utf8 && !utf8.ValidString(s) {
 			return false
 		}
 	}
@@ -149,7 +154,11 @@ func (t *textColumn) putDirect(r rawVector) bool {
 	if len(b) > 0 {
 		// b is longer than stringInline (each piece is), so DuckDB stores it out of line, in the vector's
 		// heap, and row 0's string_t points at the copy; rejected bytes leave row 0 NULL instead.
-		mapping.VectorAssignStringElementLen(r.vec, 0, b)
+		if t.utf8 {
+			bindings.UnsafeVectorAssignStringElementLen(r.vec, 0, b)
+		} else {
+			mapping.VectorAssignStringElementLen(r.vec, 0, b)
+		}
 		if !r.valid(0) {
 			r.setValid(0, true)
 			return false

@@ -254,6 +254,7 @@ func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn) erro
 	for c := cloudtrail.Col(0); c < cloudtrail.NumCols; c++ {
 		t := &text[0]
 		t.reset()
+		t.utf8 = true
 		for _, r := range rows {
 			t.add(r.e.Get(c))
 		}
