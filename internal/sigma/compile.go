@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/trailwatch/trailwatch/internal/rulefmt"
 )
@@ -480,7 +481,101 @@ func (c *Compiler) patternsMatch(x string, pats []Pattern, cased bool) string {
 	if !cased {
 		flags = "(?is)"
 	}
-	return d.Regexp(x, flags+"(?:"+strings.Join(alts, "|")+")")
+	re := d.Regexp(x, flags+"(?:"+strings.Join(alts, "|")+")")
+	needles := rareNeedles(pats, cased)
+	if needles == nil || !columnRef.MatchString(x) {
+		return re
+	}
+	// A value without any of the needles cannot match: the contains tests are an order of magnitude
+	// cheaper than the regular expression, which then runs on few values (the markup rule over the
+	// request parameters of 1M events: 0.22-0.36 s -> 0.08 s). A CASE, as DuckDB evaluates an AND
+	// under coalesce on every row; a NULL value gives FALSE, not NULL, the same once coalesced.
+	tests := make([]string, len(needles))
+	for i, n := range needles {
+		tests[i] = d.Contains(x, n)
+	}
+	return "CASE WHEN " + strings.Join(tests, " OR ") + " THEN " + re + " ELSE FALSE END"
+}
+
+// columnRef is a column or struct field: cheap to evaluate twice, for the needles and the expression.
+var columnRef = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$`)
+
+// rareNeedles returns texts one of which every value matching one of pats holds, picked to be rare in
+// CloudTrail's text, or nil when a pattern has none rare enough (the test would pass nearly every value).
+// Case-insensitive matching follows RE2's (?i): a run of ASCII non-letters is matched as it is; an ASCII
+// letter matches its two cases, and k and s also the Kelvin sign and the long s, so they are never used.
+func rareNeedles(pats []Pattern, cased bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range pats {
+		best, bestCost := []string(nil), needleCostLimit
+		for _, pc := range p {
+			for _, cand := range needleCandidates(pc.Lit, cased) {
+				if c := needleCost(cand); c < bestCost {
+					best, bestCost = cand, c
+				}
+			}
+		}
+		if best == nil {
+			return nil
+		}
+		for _, n := range best {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// needleCandidates lists the choices of needles for a literal: each a set of texts one of which a match holds.
+func needleCandidates(lit string, cased bool) [][]string {
+	if lit == "" {
+		return nil
+	}
+	if cased {
+		return [][]string{{lit}}
+	}
+	var out [][]string
+	run := -1
+	for i := 0; i <= len(lit); i++ {
+		invariant := i < len(lit) && lit[i] < utf8.RuneSelf && !isASCIILetter(lit[i])
+		if invariant && run < 0 {
+			run = i
+		}
+		if !invariant && run >= 0 {
+			out = append(out, []string{lit[run:i]})
+			run = -1
+		}
+		if i < len(lit) && isASCIILetter(lit[i]) {
+			if l := lit[i] | 0x20; l != 'k' && l != 's' {
+				out = append(out, []string{string(l), string(l &^ 0x20)})
+			}
+		}
+	}
+	return out
+}
+
+func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
+// needleCostLimit is the cost from which a needle is too common to help.
+const needleCostLimit = 4
+
+// needleCost guesses how often a needle occurs in CloudTrail's text (JSON of identifiers, ARNs, names).
+func needleCost(n []string) int {
+	if len(n) == 1 && len(n[0]) >= 2 {
+		return 0 // a run of two or more: rare
+	}
+	switch c := n[0][0] | 0x20; {
+	case len(n) == 2 && strings.IndexByte("jqxz", c) >= 0:
+		return 2
+	case len(n) == 2:
+		return needleCostLimit + 1 // a common letter
+	case strings.IndexByte("<>=()!;`|\\$^~&*+?'", n[0][0]) >= 0:
+		return 1
+	}
+	return needleCostLimit // JSON and ARN punctuation, digits, space
 }
 
 // patternMatch renders a pattern match on an expression, case-insensitive unless cased.

@@ -26,6 +26,8 @@ type Dialect interface {
 	Like(x, pattern string) string
 	// Regexp is a regular-expression search (RE2 syntax, flags inline).
 	Regexp(x, re string) string
+	// Contains tests that x holds text, case-sensitively.
+	Contains(x, text string) string
 	// CIDR tests that x is an IP address inside the network.
 	CIDR(x, network string) string
 	// Number converts text to a number, NULL when it is not one.
@@ -125,6 +127,9 @@ func (d DuckDB) Like(x, pattern string) string {
 
 // Regexp implements Dialect.
 func (d DuckDB) Regexp(x, re string) string { return "regexp_matches(" + x + ", " + d.String(re) + ")" }
+
+// Contains implements Dialect.
+func (d DuckDB) Contains(x, text string) string { return "contains(" + x + ", " + d.String(text) + ")" }
 
 // CIDR implements Dialect.
 func (d DuckDB) CIDR(x, network string) string {
