@@ -37,7 +37,7 @@ func jsonparserEach(data []byte, cb func(key, value []byte, dt jsonparser.ValueT
 	return jsonparser.ObjectEach(data, cb)
 }
 
-// seedObjects are the records of the real CloudTrail files under ../shared/data and some edge cases.
+// seedObjects are the records of the real CloudTrail files under testdata and some edge cases.
 func seedObjects(t testing.TB) [][]byte {
 	seeds := [][]byte{
 		[]byte(`{}`), []byte(` { } `), []byte(`{"a":"b\"c\\","d":[1,{"e":"]}"}],"f":{"g":{"h":null}},"t":true,"n":-1.5e3}`),
@@ -45,7 +45,7 @@ func seedObjects(t testing.TB) [][]byte {
 		[]byte(`{"a":tru}`), []byte(`{"a":"unterminated}`), []byte(`{"a":{"b":1}`), []byte(`{"a" 1}`), []byte(`{"a":1,}`),
 		[]byte(`{"a":1 "b":2}`), []byte(`["a"]`), []byte(`{"a":[1,2}`), []byte(`{"a":nul}`), []byte(`{"a":x}`), []byte(`{`),
 	}
-	files, _ := filepath.Glob("../../../shared/data/*/*.json")
+	files, _ := filepath.Glob("../../testdata/cloudtrail/*/*.json") // real records, copied with their licences
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -62,7 +62,7 @@ func seedObjects(t testing.TB) [][]byte {
 func TestObjectEachMatchesJSONParser(t *testing.T) {
 	seeds := seedObjects(t)
 	if len(seeds) < 50 {
-		t.Fatalf("only %d records found under ../shared/data", len(seeds))
+		t.Fatalf("only %d records found under testdata/cloudtrail", len(seeds))
 	}
 	for _, data := range seeds {
 		// Every prefix too: truncated input must fail the same way.
