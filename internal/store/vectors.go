@@ -13,9 +13,10 @@ import (
 // The driver's setters make one cgo call per string and per NULL: 4.8 s of CPU for the ~45M values of
 // 1M events, a sixth of the whole ingest's (pprof). textColumn writes a chunk's VARCHAR column with one
 // call: the column's out-of-line strings go to DuckDB as one blob, which it copies into the vector's
-// string heap (checking it is UTF-8 unless the values are known to be), and each row's string_t (duckdb.h: a uint32 length, then up to 12 bytes
-// inline, or a 4-byte prefix and a pointer) is written from Go, pointing into that copy. The heap belongs
-// to the vector, so the strings live exactly as long as DuckDB's own would.
+// string heap (checking it is UTF-8 unless the values are known to be), and each row's string_t
+// (duckdb.h: a uint32 length, then up to 12 bytes inline, or a 4-byte prefix and a pointer) is written
+// from Go, pointing into that copy. The heap belongs to the vector, so the strings live exactly as long
+// as DuckDB's own would.
 //
 // The driver keeps a vector's handle and its data and validity pointers in unexported fields. vectorFields
 // finds them by name and type once; if it cannot (a driver upgrade changed them), textColumn uses the
