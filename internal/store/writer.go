@@ -84,18 +84,24 @@ const firstNewRowSQL = `SELECT coalesce(max(rowid) + 1, 0) FROM ct_events`
 // time span, $2 to $3, as a repeated event carries the same eventTime), or an earlier row of this
 // transaction. The window numbering repeats runs only on the events an aggregate found more than once
 // (the aggregate may over-select, conflating a missing recipient with an empty one; the window decides).
-const dedupSQL = `DELETE FROM ct_events WHERE rowid IN (
+// Into an empty table ($1 = 0) only the second half can find anything: dedupNewSQL (the first million
+// events of a new store: 0.54-0.65 s -> 0.32-0.35 s).
+const (
+	dedupSQL      = `DELETE FROM ct_events WHERE rowid IN (` + repeatsStored + ` UNION ALL ` + repeatsNew + `)`
+	dedupNewSQL   = `DELETE FROM ct_events WHERE rowid IN (` + repeatsNew + `)`
+	repeatsStored = `
 	SELECT n.rowid FROM ct_events n
 	WHERE n.rowid >= $1 AND EXISTS (
 		SELECT 1 FROM ct_events o
 		WHERE o.rowid < $1 AND o.event_time BETWEEN $2 AND $3
-		  AND o.eventid = n.eventid AND o.recipientaccountid IS NOT DISTINCT FROM n.recipientaccountid)
-	UNION ALL
+		  AND o.eventid = n.eventid AND o.recipientaccountid IS NOT DISTINCT FROM n.recipientaccountid)`
+	repeatsNew = `
 	SELECT rowid FROM ct_events
 	WHERE rowid >= $1 AND (eventid, coalesce(recipientaccountid, '')) IN (
 		SELECT eventid, coalesce(recipientaccountid, '') FROM ct_events WHERE rowid >= $1
 		GROUP BY ALL HAVING count(*) > 1)
-	QUALIFY row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) > 1)`
+	QUALIFY row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) > 1`
+)
 
 // addedSQL counts what each object added in this transaction, after dedupSQL.
 const addedSQL = `SELECT source_object, count(*) FROM ct_events WHERE rowid >= $1 GROUP BY source_object`
@@ -487,7 +493,11 @@ func (w *writer) transaction(ctx context.Context, batch int, more func() bool, h
 	if minT.IsZero() {
 		minT, maxT = time.Unix(0, 0), time.Unix(0, 0)
 	}
-	if _, err := tx.ExecContext(ctx, dedupSQL, first, minT, maxT); err != nil {
+	dedup, args := dedupSQL, []any{first, minT, maxT}
+	if first == 0 {
+		dedup, args = dedupNewSQL, []any{first}
+	}
+	if _, err := tx.ExecContext(ctx, dedup, args...); err != nil {
 		return nil, fmt.Errorf("ingest: deduplicate: %w", err)
 	}
 	debugf("batch %d: dedup %v", batch, time.Since(t0))
