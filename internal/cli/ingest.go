@@ -99,7 +99,8 @@ func runIngest(cmd *cobra.Command, e *env, f ingestFlags, args []string) error {
 	}
 	// The parser allocates a string per value of every event, and the events live only until DuckDB has
 	// them: collecting less often saves CPU for some memory (1M events, GOGC 300 against the default 100:
-	// 18.0/17.9 s against 20.0/19.7 s, peak 0.37 against 0.32 GB). bench/floor parses with the same setting.
+	// 18.0/17.9 s against 20.0/19.7 s, peak 0.37 against 0.32 GB). 400 is bench/floor's setting (not
+	// measured apart from 300).
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}

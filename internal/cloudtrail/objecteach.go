@@ -168,14 +168,28 @@ func stringEnd(data []byte) (int, bool) {
 
 // stringClose is stringEnd without the backslash report.
 func stringClose(data []byte) int {
-	for from := 0; ; {
-		i := bytes.IndexByte(data[from:], '"')
+	if i := closingQuote(data, 0); i >= 0 {
+		return i + 1
+	}
+	return -1
+}
+
+// closingQuote returns the index in v of the first quote at or after from that no backslash escapes, or
+// -1. Backslashes are counted back from a quote within v, so v must not start inside a run of them: it
+// starts at or before the string's first byte.
+func closingQuote(v []byte, from int) int {
+	for {
+		i := bytes.IndexByte(v[from:], '"')
 		if i < 0 {
 			return -1
 		}
 		i += from
-		if !escapedQuote(data, i) {
-			return i + 1
+		k := i
+		for k > 0 && v[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 0 {
+			return i
 		}
 		from = i + 1
 	}

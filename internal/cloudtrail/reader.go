@@ -468,15 +468,6 @@ func (s *scanner) sized(v []byte) ([]byte, error) {
 	return v, nil
 }
 
-// escapedQuote reports whether the quote at v[i] is escaped: preceded by an odd run of backslashes.
-func escapedQuote(v []byte, i int) bool {
-	k := i
-	for k > 0 && v[k-1] == '\\' {
-		k--
-	}
-	return (i-k)%2 == 1
-}
-
 var errTooLarge = fmt.Errorf("JSON value larger than %d MiB", MaxRecordSize>>20)
 
 // value returns the raw bytes of the next JSON value, which stay valid until the next call.
@@ -524,15 +515,12 @@ func (s *scanner) value() ([]byte, error) {
 			b := s.buf[i]
 			if inStr {
 				// Most of a record is string bytes: find the closing quote with IndexByte, not byte by byte.
-				j := bytes.IndexByte(s.buf[i:], '"')
+				j := closingQuote(s.buf[start:], i-start)
 				if j < 0 {
 					i = len(s.buf) - 1
 					continue
 				}
-				i += j
-				if escapedQuote(s.buf[start:], i-start) {
-					continue
-				}
+				i = start + j
 				inStr = false
 				if depth == 0 {
 					s.pos = i + 1

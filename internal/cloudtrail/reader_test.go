@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 const sharedData = "../../testdata/cloudtrail" // real records, copied with their licences
@@ -251,4 +252,34 @@ func FuzzRead(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+// TestReadEscapesAcrossReads checks the record scanner's string skipping where it is subtle: escaped
+// quotes, runs of backslashes before a closing quote, and brackets inside strings, with the input arriving
+// one byte per read, so every boundary falls inside a string or a backslash run somewhere.
+func TestReadEscapesAcrossReads(t *testing.T) {
+	agents := []string{`a"b`, `a\`, `a\\`, `\"}]{[`, `\\\"`, `x\\\\`, `"`, `\`, `]}`}
+	var recs []map[string]string
+	for i, a := range agents {
+		recs = append(recs, map[string]string{"eventTime": "2024-01-02T03:04:05Z", "eventID": string(rune('a' + i)), "userAgent": a})
+	}
+	data, err := json.Marshal(map[string]any{"Records": recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err = Read(iotest.OneByteReader(bytes.NewReader(data)), func(raw []byte) error {
+		var e Event
+		if err := ParseEvent(raw, &e); err != nil {
+			return err
+		}
+		got = append(got, e.Vals[ColUserAgent])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "\x00") != strings.Join(agents, "\x00") {
+		t.Fatalf("user agents %q, want %q", got, agents)
+	}
 }

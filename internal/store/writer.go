@@ -28,6 +28,17 @@ type streamCol struct {
 	typ  duckdb.Type
 }
 
+// The stream's columns after the event's own.
+const (
+	colStructs = int(cloudtrail.NumCols) + iota
+	colAccount
+	colRegion
+	colTimestamp
+	colEventTime
+	colSourceObject
+	numStreamCols
+)
+
 var streamCols = func() []streamCol {
 	names := `eventversion ui_type ui_principalid ui_arn ui_accountid ui_invokedby ui_accesskeyid ui_username
 		sc_mfaauthenticated sc_creationdate si_type si_principalid si_arn si_accountid si_username
@@ -35,20 +46,21 @@ var streamCols = func() []streamCol {
 		useragent errorcode errormessage requestparameters responseelements additionaleventdata requestid
 		eventid readonly resources eventtype apiversion recipientaccountid serviceeventdetails sharedeventid
 		vpcendpointid tls_version tls_ciphersuite tls_host eventcategory managementevent extra`
-	var cols []streamCol
-	for _, n := range strings.Fields(names) {
-		cols = append(cols, streamCol{n, duckdb.TYPE_VARCHAR})
+	fields := strings.Fields(names)
+	if len(fields) != int(cloudtrail.NumCols) {
+		panic(fmt.Sprintf("store: %d stream columns for %d event columns", len(fields), cloudtrail.NumCols))
 	}
-	if len(cols) != int(cloudtrail.NumCols) {
-		panic(fmt.Sprintf("store: %d stream columns for %d event columns", len(cols), cloudtrail.NumCols))
+	cols := make([]streamCol, numStreamCols)
+	for i, n := range fields {
+		cols[i] = streamCol{n, duckdb.TYPE_VARCHAR}
 	}
-	return append(cols,
-		streamCol{"structs", duckdb.TYPE_UTINYINT},
-		streamCol{"account", duckdb.TYPE_VARCHAR},
-		streamCol{"region", duckdb.TYPE_VARCHAR},
-		streamCol{"timestamp", duckdb.TYPE_VARCHAR},
-		streamCol{"event_time", duckdb.TYPE_TIMESTAMP_TZ},
-		streamCol{"source_object", duckdb.TYPE_VARCHAR})
+	cols[colStructs] = streamCol{"structs", duckdb.TYPE_UTINYINT}
+	cols[colAccount] = streamCol{"account", duckdb.TYPE_VARCHAR}
+	cols[colRegion] = streamCol{"region", duckdb.TYPE_VARCHAR}
+	cols[colTimestamp] = streamCol{"timestamp", duckdb.TYPE_VARCHAR}
+	cols[colEventTime] = streamCol{"event_time", duckdb.TYPE_TIMESTAMP_TZ}
+	cols[colSourceObject] = streamCol{"source_object", duckdb.TYPE_VARCHAR}
+	return cols
 }()
 
 // insertSQL assembles the Athena table's nested columns from the stream's flat ones.
@@ -269,7 +281,6 @@ func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn) erro
 		}
 	}
 	// Where each event belongs: the S3 layout says, or outside it the event itself.
-	i := int(cloudtrail.NumCols)
 	account, region, ts, uri := &text[0], &text[1], &text[2], &text[3]
 	for j := range text {
 		text[j].reset()
@@ -295,17 +306,17 @@ func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn) erro
 	for _, c := range []struct {
 		col  int
 		text *textColumn
-	}{{i + 1, account}, {i + 2, region}, {i + 3, ts}, {i + 5, uri}} {
+	}{{colAccount, account}, {colRegion, region}, {colTimestamp, ts}, {colSourceObject, uri}} {
 		if err := c.text.put(ch, c.col); err != nil {
 			return fail(c.col, err)
 		}
 	}
 	for n, r := range rows {
-		if err := duckdb.SetChunkValue(*ch, i, n, r.e.Structs); err != nil {
-			return fail(i, err)
+		if err := duckdb.SetChunkValue(*ch, colStructs, n, r.e.Structs); err != nil {
+			return fail(colStructs, err)
 		}
-		if err := duckdb.SetChunkValue(*ch, i+4, n, r.e.Time); err != nil {
-			return fail(i+4, err)
+		if err := duckdb.SetChunkValue(*ch, colEventTime, n, r.e.Time); err != nil {
+			return fail(colEventTime, err)
 		}
 	}
 	return nil
