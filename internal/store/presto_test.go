@@ -505,6 +505,59 @@ func TestPrestoReadOnly(t *testing.T) {
 	}
 }
 
+// TestPrestoStoredMacros checks where a connection finds the macros: in the store's prestoSchema once a
+// writable open has put this version there (no temp macro is created), as TEMP macros when the store holds
+// another version (a store an older trailwatch wrote, opened read-only), and that the next writable open
+// replaces the stale version.
+func TestPrestoStoredMacros(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/m.duckdb"
+	open := func(readOnly bool) *Store {
+		t.Helper()
+		s, err := Open(ctx, path, Options{ReadOnly: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// check runs Presto-only behaviour (concat with a NULL is NULL, ["key"] paths) and counts the temp
+	// macros and the stored ones named json_extract_scalar.
+	check := func(s *Store, wantTemp, wantStored int) {
+		t.Helper()
+		var got sql.NullString
+		var temp, stored int
+		err := s.DB.QueryRowContext(ctx, `SELECT concat(json_extract_scalar('{"a b":"x"}', '$["a b"]'), 'y', NULL),
+			count(*) FILTER (WHERE database_name = 'temp'), count(*) FILTER (WHERE schema_name = 'tw_presto')
+			FROM duckdb_functions() WHERE function_name = 'json_extract_scalar'`).Scan(&got, &temp, &stored)
+		if err != nil || got.Valid || temp != wantTemp || stored != wantStored {
+			t.Fatalf("got %v, %d temp and %d stored macros, %v; want NULL, %d and %d", got, temp, stored, err, wantTemp, wantStored)
+		}
+		var x string
+		if err := s.DB.QueryRowContext(ctx, `SELECT json_extract_scalar('{"a b":"x"}', '$["a b"]') || date_diff('day', DATE '2024-01-01', DATE '2024-01-03')`).Scan(&x); err != nil || x != "x2" {
+			t.Fatalf("got %q, %v; want x2", x, err)
+		}
+	}
+	s := open(false)
+	s.Close()
+	s = open(true)
+	check(s, 0, 1)
+	s.Close()
+
+	s = open(false)
+	if _, err := s.DB.ExecContext(ctx, `UPDATE tw_meta SET value = 'older' WHERE key = 'presto_macros'`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(true)
+	check(s, 1, 1)
+	s.Close()
+	s = open(false)
+	s.Close()
+	s = open(true)
+	check(s, 0, 1)
+	s.Close()
+}
+
 func TestPrestoJodaFormat(t *testing.T) {
 	ts := time.Date(2021, 7, 4, 15, 6, 7, 89_123_456, time.UTC)
 	cases := []struct{ pattern, want string }{

@@ -41,6 +41,8 @@ type Store struct {
 	wait string // this process's wait file while it waits for the lock, see waitdir.go
 	// stream is what tw_stream() reads while an ingest runs, see writer.go.
 	stream atomic.Pointer[stream]
+	// udfs is set once registerPrestoUDFs has run: later connections can create prestoLateMacros.
+	udfs atomic.Bool
 }
 
 // Open opens (creating if needed) the database at path. An empty path opens a throw-away in-memory store.
@@ -64,6 +66,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 func (s *Store) connect(ctx context.Context, lockWait time.Duration) error {
+	s.udfs.Store(false) // a new database instance (yield reconnects) has none yet
 	opts := s.opts
 	dsn := s.path
 	if opts.ReadOnly && s.path != "" {
@@ -92,7 +95,7 @@ func (s *Store) connect(ctx context.Context, lockWait time.Duration) error {
 				return fmt.Errorf("%s: %w", stmt, err)
 			}
 		}
-		return prestoInit(ctx, ex)
+		return prestoInit(ctx, ex, s.udfs.Load())
 	}
 	deadline := time.Now().Add(lockWait)
 	var (
@@ -127,6 +130,7 @@ func (s *Store) connect(ctx context.Context, lockWait time.Duration) error {
 		conn.Close()
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
+	s.udfs.Store(true)
 	s.DB, s.conn = db, conn
 	if !opts.ReadOnly {
 		if err := s.registerStream(ctx); err != nil {
@@ -189,12 +193,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	err := s.DB.QueryRowContext(ctx, `SELECT value FROM tw_meta WHERE key = 'schema_version'`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		_, err = s.DB.ExecContext(ctx, `INSERT INTO tw_meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion))
-		return err
+	} else if err == nil {
+		err = s.versionOK(v)
+	} else {
+		err = fmt.Errorf("read schema version of %s: %w", s.path, err)
 	}
 	if err != nil {
-		return fmt.Errorf("read schema version of %s: %w", s.path, err)
+		return err
 	}
-	return s.versionOK(v)
+	if err := persistMacros(ctx, s.DB); err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	return nil
 }
 
 func (s *Store) checkVersion(ctx context.Context) error {
