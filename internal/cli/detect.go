@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -129,8 +131,10 @@ today, yesterday or Nd (N days ago).`,
 var findingHeader = []string{"rule", "level", "pci_v4", "pci_v321", "time", "account", "region", "principal",
 	"event", "source_ip", "event_id", "count"}
 
-// inParts formats many findings on every core, a part each, and writes the parts to w in order (the
-// library's 181,233 findings of a 1M-event day as CSV: ~0.3 s of CPU on one core).
+// inParts formats many findings on every core, a chunk at a time, and writes the chunks to w in order
+// as they are ready (the library's 181,233 findings of a 1M-event day as CSV: ~0.3 s of CPU on one core).
+// A few reused buffers hold the chunks: formatting whole halves into two growing buffers cost more in
+// zeroing and page faults than the formatting itself.
 func inParts(w io.Writer, findings []engine.Finding, format func(io.Writer, []engine.Finding) error) error {
 	n := runtime.NumCPU()
 	if len(findings) < 10_000 || n < 2 {
@@ -140,21 +144,56 @@ func inParts(w io.Writer, findings []engine.Finding, format func(io.Writer, []en
 		}
 		return bw.Flush()
 	}
-	bufs := make([]bytes.Buffer, n)
-	var g errgroup.Group
-	for i := range bufs {
-		part := findings[i*len(findings)/n : (i+1)*len(findings)/n]
-		g.Go(func() error { return format(&bufs[i], part) })
+	const size = 2048
+	chunks := (len(findings) + size - 1) / size
+	ready := make([]chan *bytes.Buffer, chunks)
+	for i := range ready {
+		ready[i] = make(chan *bytes.Buffer, 1)
 	}
-	if err := g.Wait(); err != nil {
-		return err
+	// A worker takes a free buffer before it takes a chunk, so the buffers are held by the chunks next in
+	// line: the writer always gets the one it waits for.
+	free := make(chan *bytes.Buffer, 2*n)
+	for range cap(free) {
+		free <- new(bytes.Buffer)
 	}
-	for i := range bufs {
-		if _, err := bufs[i].WriteTo(w); err != nil {
-			return err
+	var next atomic.Int64
+	g, ctx := errgroup.WithContext(context.Background())
+	for range n {
+		g.Go(func() error {
+			for {
+				var buf *bytes.Buffer
+				select {
+				case buf = <-free:
+				case <-ctx.Done():
+					return nil
+				}
+				i := int(next.Add(1) - 1)
+				if i >= chunks {
+					return nil
+				}
+				buf.Reset()
+				if err := format(buf, findings[i*size:min((i+1)*size, len(findings))]); err != nil {
+					return err
+				}
+				ready[i] <- buf
+			}
+		})
+	}
+	g.Go(func() error {
+		for i := range ready {
+			select {
+			case buf := <-ready[i]:
+				if _, err := buf.WriteTo(w); err != nil {
+					return err
+				}
+				free <- buf
+			case <-ctx.Done():
+				return nil
+			}
 		}
-	}
-	return nil
+		return nil
+	})
+	return g.Wait()
 }
 
 func findingCells(f engine.Finding) []string {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -49,4 +50,19 @@ func TestWriteFindingsInParts(t *testing.T) {
 	if !bytes.HasPrefix(parts.Bytes(), one.Bytes()) || bytes.Count(parts.Bytes(), []byte("\n")) != len(findings) {
 		t.Fatalf("jsonl in parts: %d lines, want %d, and the first 9,999 as one pass writes them", bytes.Count(parts.Bytes(), []byte("\n")), len(findings))
 	}
+	// A failing writer ends the run with its error (the formatting goroutines stop, nothing hangs).
+	if err := writeFindings(&failAfter{n: 3}, findings, "csv"); err == nil || err.Error() != "disk full" {
+		t.Fatalf("write to a failing writer: %v, want disk full", err)
+	}
+}
+
+// failAfter accepts n writes, then fails every write.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("disk full")
+	}
+	f.n--
+	return len(p), nil
 }

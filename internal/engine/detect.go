@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -399,17 +400,50 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 			findings = append(findings, correlate(r, cands, index, extraIdx)...)
 		}
 	}
-	slices.SortStableFunc(findings, func(a, b Finding) int {
+	sortFindings(findings)
+	stats.Duration = time.Since(start)
+	return findings, stats, nil
+}
+
+// sortFindings orders findings by time, rule and event ID, ties in their present order. It sorts indexes
+// and then moves each finding once: a Finding is ~300 bytes, which a stable sort of the findings themselves
+// moved O(log² n) times (181,233 findings of a 1M-event day: ~0.2 s).
+func sortFindings(findings []Finding) {
+	idx := make([]int32, len(findings))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &findings[i], &findings[j]
 		if c := a.Time.Compare(b.Time); c != 0 {
 			return c
 		}
 		if c := strings.Compare(a.Rule.Ref(), b.Rule.Ref()); c != 0 {
 			return c
 		}
-		return strings.Compare(a.EventID, b.EventID)
+		if c := strings.Compare(a.EventID, b.EventID); c != 0 {
+			return c
+		}
+		return cmp.Compare(i, j)
 	})
-	stats.Duration = time.Since(start)
-	return findings, stats, nil
+	// Apply the permutation in place, a cycle at a time: position k takes the finding at idx[k].
+	for k := range idx {
+		if idx[k] < 0 {
+			continue
+		}
+		first := findings[k]
+		j := k
+		for {
+			src := int(idx[j])
+			idx[j] = -1
+			if src == k {
+				findings[j] = first
+				break
+			}
+			findings[j] = findings[src]
+			j = src
+		}
+	}
 }
 
 // candidates runs the events query and reads each row into a candidate. Through a *sql.DB it reads the
