@@ -6,8 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Source is the file a rule came from: its path and content hash, the rule's version.
@@ -35,20 +38,39 @@ func LoadFS(fsys fs.FS, dir, label string) ([]*Rule, Problems) {
 		problems = append(problems, Problem{Pos: Pos{File: label + dir}, Msg: err.Error()})
 	}
 	sort.Strings(files)
+	// The files are parsed on every core (YAML decoding is most of loading the built-in library, which every
+	// detect run does), and their rules and problems kept in file order.
+	type parsed struct {
+		rules    []*Rule
+		problems Problems
+	}
+	out := make([]parsed, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				f := files[i]
+				data, err := fs.ReadFile(fsys, f)
+				name := label + f
+				if label != "" && !strings.HasSuffix(label, ":") {
+					name = path.Join(label, strings.TrimPrefix(f, dir))
+				}
+				if err != nil {
+					out[i].problems = Problems{{Pos: Pos{File: name}, Msg: err.Error()}}
+					continue
+				}
+				out[i].rules, out[i].problems = parseSource(name, data)
+			}
+		}()
+	}
+	wg.Wait()
 	var rules []*Rule
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
-		name := label + f
-		if label != "" && !strings.HasSuffix(label, ":") {
-			name = path.Join(label, strings.TrimPrefix(f, dir))
-		}
-		if err != nil {
-			problems = append(problems, Problem{Pos: Pos{File: name}, Msg: err.Error()})
-			continue
-		}
-		rs, ps := parseSource(name, data)
-		rules = append(rules, rs...)
-		problems = append(problems, ps...)
+	for _, o := range out {
+		rules = append(rules, o.rules...)
+		problems = append(problems, o.problems...)
 	}
 	return rules, problems
 }
