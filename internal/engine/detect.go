@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -381,25 +382,54 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 	for i, e := range extras {
 		extraIdx[e] = i
 	}
-	n := 0
-	for _, c := range cands {
-		n += len(c.matched)
-	}
-	findings := make([]Finding, 0, n)
-	for _, c := range cands {
+	// The findings of the rules that emit their own are made on two goroutines, each filling its half of
+	// the slice (a finding is ~300 bytes copied into fresh memory: 0.18 s of a 1M-event day on one core),
+	// while a third evaluates the correlations. The capacity leaves room for the correlations' findings
+	// (the matches of their base rules that emit nothing themselves).
+	half := len(cands) / 2
+	matches, emitted, emittedFirst := 0, 0, 0
+	for k, c := range cands {
+		matches += len(c.matched)
 		for _, i := range c.matched {
-			if r := s.Rules[i]; r.Emits {
-				f := c.f
-				f.Rule = r
-				findings = append(findings, f)
+			if s.Rules[i].Emits {
+				emitted++
+			}
+		}
+		if k == half-1 {
+			emittedFirst = emitted
+		}
+	}
+	findings := make([]Finding, emitted, max(matches, emitted))
+	fill := func(dst []Finding, part []*row) {
+		j := 0
+		for _, c := range part {
+			for _, i := range c.matched {
+				if r := s.Rules[i]; r.Emits {
+					dst[j] = c.f
+					dst[j].Rule = r
+					j++
+				}
 			}
 		}
 	}
-	for _, r := range s.Rules {
-		if r.Correlation != nil {
-			findings = append(findings, correlate(r, cands, index, extraIdx)...)
+	var correlated []Finding
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		fill(findings[:emittedFirst], cands[:half])
+	}()
+	go func() {
+		defer wg.Done()
+		for _, r := range s.Rules {
+			if r.Correlation != nil {
+				correlated = append(correlated, correlate(r, cands, index, extraIdx)...)
+			}
 		}
-	}
+	}()
+	fill(findings[emittedFirst:], cands[half:])
+	wg.Wait()
+	findings = append(findings, correlated...)
 	sortFindings(findings)
 	stats.Duration = time.Since(start)
 	return findings, stats, nil
