@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -67,8 +68,8 @@ func (d DuckDB) Value(f Field) string {
 	case List:
 		return fmt.Sprintf("list_transform(%s, r -> r.%s)", f.Column, f.Path[0])
 	case JSONPath:
-		// The text test is cheap and spares the Go function the documents without the key.
-		return fmt.Sprintf("CASE WHEN %s THEN tw_json_values(%s, %s) END", d.hasKeyText(f), f.Column, d.jsonPath(f.Path))
+		// The text test is cheap and spares the rest the documents without the key.
+		return fmt.Sprintf("CASE WHEN %s THEN %s END", d.hasKeyText(f), d.jsonValues(f))
 	case Virtual:
 		return d.Principal()
 	}
@@ -81,6 +82,28 @@ func (d DuckDB) Value(f Field) string {
 	}
 	return x
 }
+
+// jsonValues is the list of values a JSON path reaches, as tw_json_values gives it. A string without escapes
+// or a boolean reached by keys alone is read by DuckDB's own JSON reader instead, which spares a call into Go
+// per event (~0.3 s of CPU for the library over 1M events); anything else goes to tw_json_values: a number
+// (whose text DuckDB normalises, 1.50 -> 1.5), null, an object, an array on the way or at the end, an escaped
+// string, a malformed document (try gives NULL). Paths through AWS's array wrapper "items" go to
+// tw_json_values directly.
+func (d DuckDB) jsonValues(f Field) string {
+	udf := fmt.Sprintf("tw_json_values(%s, %s)", f.Column, d.jsonPath(f.Path))
+	jp := "$"
+	for _, k := range f.Path {
+		if k == "items" || !plainKey.MatchString(k) {
+			return udf
+		}
+		jp += `."` + k + `"`
+	}
+	v := fmt.Sprintf("try(json_value(%s, %s))", f.Column, d.String(jp))
+	return fmt.Sprintf(`CASE WHEN starts_with(%[1]s, '"') AND NOT contains(%[1]s, '\') THEN [%[1]s[2:-2]] `+
+		`WHEN %[1]s = 'true' OR %[1]s = 'false' THEN [%[1]s] ELSE %[2]s END`, v, udf)
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // Exists implements Dialect.
 func (d DuckDB) Exists(f Field) string {
