@@ -245,8 +245,9 @@ var prestoFunctions = []string{
 }
 
 // prestoSchema is where a store keeps prestoMacros once a writable open has created them there
-// (persistMacros). A connection to such a store only puts the schema on its search path, ahead of DuckDB's
-// built-ins, instead of creating every macro again: creating them took 20-45 ms per connection, a sixth of a
+// (persistMacros). A connection to such a store only puts the schema on its search path, after main (where
+// anything created unqualified still goes) and ahead of DuckDB's built-ins, instead of creating every macro
+// again: creating them took 20-45 ms per connection, a sixth of a
 // short `trailwatch query`. Stores without them (read-only opens of a store an older trailwatch wrote,
 // before any writable open) get the macros as TEMP macros on each connection, as before.
 const prestoSchema = "tw_presto"
@@ -284,7 +285,7 @@ func prestoInit(ctx context.Context, ex driver.ExecerContext, udfs bool) error {
 	return createMacros(ctx, ex, tempMacro, prestoLateMacros)
 }
 
-const prestoSearchPath = "SET search_path = '" + prestoSchema + ",main'"
+const prestoSearchPath = "SET search_path = 'main," + prestoSchema + "'"
 
 // The two ways createMacros creates a macro: for this connection, or in the store's prestoSchema.
 const (
@@ -353,14 +354,34 @@ func persistMacros(ctx context.Context, db *sql.DB) error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("presto functions: %w", err)
 	}
+	// The other version's macros are dropped one by one, never the schema: whatever else somebody put
+	// there stays.
+	stmts := []string{"BEGIN", "CREATE SCHEMA IF NOT EXISTS " + prestoSchema}
+	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT function_name FROM duckdb_functions()
+		WHERE database_name = current_database() AND schema_name = ? AND function_type = 'macro'`, prestoSchema)
+	if err != nil {
+		return fmt.Errorf("presto functions: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("presto functions: %w", err)
+		}
+		stmts = append(stmts, "DROP MACRO IF EXISTS "+prestoSchema+`."`+strings.ReplaceAll(name, `"`, `""`)+`"`)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("presto functions: %w", err)
+	}
+	// The macros call one another unqualified, and DuckDB resolves a macro's functions when it is created.
+	stmts = append(stmts, prestoSearchPath)
 	return conn.Raw(func(dc any) error {
 		ex, ok := dc.(driver.ExecerContext)
 		if !ok {
 			return fmt.Errorf("presto functions: connection %T cannot execute", dc)
 		}
-		// The macros call one another unqualified, and DuckDB resolves a macro's functions when it is created.
-		for _, stmt := range []string{"BEGIN", "DROP SCHEMA IF EXISTS " + prestoSchema + " CASCADE",
-			"CREATE SCHEMA " + prestoSchema, prestoSearchPath} {
+		for _, stmt := range stmts {
 			if _, err := ex.ExecContext(ctx, stmt, nil); err != nil {
 				ex.ExecContext(ctx, "ROLLBACK", nil)
 				return fmt.Errorf("presto functions: %s: %w", stmt, err)

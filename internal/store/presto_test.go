@@ -543,9 +543,21 @@ func TestPrestoStoredMacros(t *testing.T) {
 	check(s, 0, 1)
 	s.Close()
 
+	// A writable connection with the stored macros on its path still creates unqualified tables in main.
 	s = open(false)
-	if _, err := s.DB.ExecContext(ctx, `UPDATE tw_meta SET value = 'older' WHERE key = 'presto_macros'`); err != nil {
+	var schema, where string
+	if _, err := s.DB.ExecContext(ctx, `CREATE TABLE mine (x INT)`); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.DB.QueryRowContext(ctx, `SELECT current_schema(), (SELECT schema_name FROM duckdb_tables() WHERE table_name = 'mine')`).Scan(&schema, &where); err != nil || schema != "main" || where != "main" {
+		t.Fatalf("current schema %q, new table in %q (%v); want main", schema, where, err)
+	}
+	// Another version: its macros go (one named old_only here), anything else in the schema stays.
+	for _, q := range []string{`UPDATE tw_meta SET value = 'older' WHERE key = 'presto_macros'`,
+		`CREATE MACRO tw_presto.old_only() AS 1`, `CREATE TABLE tw_presto.keep (x INT)`} {
+		if _, err := s.DB.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Close()
 	s = open(true)
@@ -555,6 +567,11 @@ func TestPrestoStoredMacros(t *testing.T) {
 	s.Close()
 	s = open(true)
 	check(s, 0, 1)
+	var oldOnly, keep int
+	if err := s.DB.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM duckdb_functions() WHERE function_name = 'old_only'),
+		(SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'tw_presto' AND table_name = 'keep')`).Scan(&oldOnly, &keep); err != nil || oldOnly != 0 || keep != 1 {
+		t.Fatalf("after the new version: %d old macros, %d kept tables (%v); want 0 and 1", oldOnly, keep, err)
+	}
 	s.Close()
 }
 
