@@ -384,22 +384,23 @@ func (s *Set) Detect(ctx context.Context, q Querier, opts Options) ([]Finding, S
 	}
 	// The findings of the rules that emit their own are made on two goroutines, each filling its half of
 	// the slice (a finding is ~300 bytes copied into fresh memory: 0.18 s of a 1M-event day on one core),
-	// while a third evaluates the correlations. The capacity leaves room for the correlations' findings
-	// (the matches of their base rules that emit nothing themselves).
-	half := len(cands) / 2
-	matches, emitted, emittedFirst := 0, 0, 0
-	for k, c := range cands {
-		matches += len(c.matched)
-		for _, i := range c.matched {
-			if s.Rules[i].Emits {
-				emitted++
+	// while a third evaluates the correlations. The capacity, every match, leaves room for the
+	// correlations' findings (the matches of their base rules that emit nothing themselves).
+	count := func(part []*row) (matches, emitted int) {
+		for _, c := range part {
+			matches += len(c.matched)
+			for _, i := range c.matched {
+				if s.Rules[i].Emits {
+					emitted++
+				}
 			}
 		}
-		if k == half-1 {
-			emittedFirst = emitted
-		}
+		return matches, emitted
 	}
-	findings := make([]Finding, emitted, max(matches, emitted))
+	half := len(cands) / 2
+	m1, emittedFirst := count(cands[:half])
+	m2, e2 := count(cands[half:])
+	findings := make([]Finding, emittedFirst+e2, m1+m2)
 	fill := func(dst []Finding, part []*row) {
 		j := 0
 		for _, c := range part {

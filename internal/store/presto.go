@@ -247,8 +247,7 @@ var prestoFunctions = []string{
 // prestoSchema is where a store keeps prestoMacros once a writable open has created them there
 // (persistMacros). A connection to such a store only puts the schema on its search path, after main (where
 // anything created unqualified still goes) and ahead of DuckDB's built-ins, instead of creating every macro
-// again: creating them took 20-45 ms per connection, a sixth of a
-// short `trailwatch query`. Stores without them (read-only opens of a store an older trailwatch wrote,
+// again: creating them took 20-45 ms per connection, a sixth of a short `trailwatch query`. Stores without them (read-only opens of a store an older trailwatch wrote,
 // before any writable open) get the macros as TEMP macros on each connection, as before.
 const prestoSchema = "tw_presto"
 
@@ -305,100 +304,90 @@ func createMacros(ctx context.Context, ex driver.ExecerContext, create string, m
 
 // macrosStored reports whether the store holds this version of prestoMacros in prestoSchema.
 func macrosStored(ctx context.Context, ex driver.ExecerContext) (bool, error) {
-	q, ok := ex.(driver.QueryerContext)
-	if !ok {
-		return false, fmt.Errorf("presto functions: connection %T cannot query", ex)
-	}
-	var v string
-	found, err := queryString(ctx, q, `SELECT table_name FROM duckdb_tables()
-		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'tw_meta'`, &v)
-	if err != nil || !found {
+	meta, err := firstColumn(ctx, ex, `SELECT table_name FROM duckdb_tables()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'tw_meta'`)
+	if err != nil || len(meta) == 0 {
 		return false, err
 	}
-	found, err = queryString(ctx, q, `SELECT value FROM tw_meta WHERE key = 'presto_macros'`, &v)
-	return found && v == prestoMacrosVersion, err
+	v, err := firstColumn(ctx, ex, `SELECT value FROM tw_meta WHERE key = 'presto_macros'`)
+	return len(v) == 1 && v[0] == prestoMacrosVersion, err
 }
 
-// queryString scans the first column of the first row of query into v; found is false for no rows.
-func queryString(ctx context.Context, q driver.QueryerContext, query string, v *string) (found bool, err error) {
+// firstColumn returns the first column of every row of query, as text.
+func firstColumn(ctx context.Context, ex driver.ExecerContext, query string) ([]string, error) {
+	q, ok := ex.(driver.QueryerContext)
+	if !ok {
+		return nil, fmt.Errorf("presto functions: connection %T cannot query", ex)
+	}
 	rows, err := q.QueryContext(ctx, query, nil)
 	if err != nil {
-		return false, fmt.Errorf("presto functions: %w", err)
+		return nil, fmt.Errorf("presto functions: %w", err)
 	}
 	defer rows.Close()
+	var out []string
 	dest := make([]driver.Value, len(rows.Columns()))
-	if err := rows.Next(dest); err != nil {
-		if errors.Is(err, io.EOF) {
-			return false, nil
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("presto functions: %w", err)
 		}
-		return false, fmt.Errorf("presto functions: %w", err)
+		v, _ := dest[0].(string)
+		out = append(out, v)
 	}
-	*v, _ = dest[0].(string)
-	return true, nil
 }
 
-// persistMacros stores this version of prestoMacros in prestoSchema of a writable store, replacing
-// whatever version is there, in one transaction, on one connection (which keeps prestoSchema on its
-// search path, as every later connection will).
+// persistMacros stores this version of prestoMacros in prestoSchema of a writable store, in one
+// transaction, on one connection (which keeps prestoSchema on its search path, as every later connection
+// will). Another version's macros are dropped one by one, never the schema: whatever else somebody put
+// there stays.
 func persistMacros(ctx context.Context, db *sql.DB) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("presto functions: %w", err)
 	}
 	defer conn.Close()
-	var v string
-	err = conn.QueryRowContext(ctx, `SELECT value FROM tw_meta WHERE key = 'presto_macros'`).Scan(&v)
-	if err == nil && v == prestoMacrosVersion {
-		return nil
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("presto functions: %w", err)
-	}
-	// The other version's macros are dropped one by one, never the schema: whatever else somebody put
-	// there stays.
-	stmts := []string{"BEGIN", "CREATE SCHEMA IF NOT EXISTS " + prestoSchema}
-	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT function_name FROM duckdb_functions()
-		WHERE database_name = current_database() AND schema_name = ? AND function_type = 'macro'`, prestoSchema)
-	if err != nil {
-		return fmt.Errorf("presto functions: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("presto functions: %w", err)
-		}
-		stmts = append(stmts, "DROP MACRO IF EXISTS "+prestoSchema+`."`+strings.ReplaceAll(name, `"`, `""`)+`"`)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("presto functions: %w", err)
-	}
-	// The macros call one another unqualified, and DuckDB resolves a macro's functions when it is created.
-	stmts = append(stmts, prestoSearchPath)
 	return conn.Raw(func(dc any) error {
 		ex, ok := dc.(driver.ExecerContext)
 		if !ok {
 			return fmt.Errorf("presto functions: connection %T cannot execute", dc)
 		}
-		for _, stmt := range stmts {
-			if _, err := ex.ExecContext(ctx, stmt, nil); err != nil {
-				ex.ExecContext(ctx, "ROLLBACK", nil)
-				return fmt.Errorf("presto functions: %s: %w", stmt, err)
-			}
-		}
-		if err := createMacros(ctx, ex, storedMacro, prestoMacros); err != nil {
-			ex.ExecContext(ctx, "ROLLBACK", nil)
+		if stored, err := macrosStored(ctx, ex); err != nil || stored {
 			return err
 		}
-		_, err := ex.ExecContext(ctx, `INSERT OR REPLACE INTO tw_meta VALUES ('presto_macros', ?)`,
-			[]driver.NamedValue{{Ordinal: 1, Value: prestoMacrosVersion}})
-		if err == nil {
-			_, err = ex.ExecContext(ctx, "COMMIT", nil)
-		}
+		old, err := firstColumn(ctx, ex, `SELECT DISTINCT function_name FROM duckdb_functions()
+			WHERE database_name = current_database() AND schema_name = '`+prestoSchema+`' AND function_type = 'macro'`)
 		if err != nil {
+			return err
+		}
+		stmts := []string{"BEGIN", "CREATE SCHEMA IF NOT EXISTS " + prestoSchema}
+		for _, name := range old {
+			stmts = append(stmts, "DROP MACRO IF EXISTS "+prestoSchema+`."`+strings.ReplaceAll(name, `"`, `""`)+`"`)
+		}
+		// The macros call one another unqualified, and DuckDB resolves a macro's functions when it is created.
+		stmts = append(stmts, prestoSearchPath)
+		write := func() error {
+			for _, stmt := range stmts {
+				if _, err := ex.ExecContext(ctx, stmt, nil); err != nil {
+					return fmt.Errorf("presto functions: %s: %w", stmt, err)
+				}
+			}
+			if err := createMacros(ctx, ex, storedMacro, prestoMacros); err != nil {
+				return err
+			}
+			if _, err := ex.ExecContext(ctx, `INSERT OR REPLACE INTO tw_meta VALUES ('presto_macros', ?)`,
+				[]driver.NamedValue{{Ordinal: 1, Value: prestoMacrosVersion}}); err != nil {
+				return fmt.Errorf("presto functions: %w", err)
+			}
+			if _, err := ex.ExecContext(ctx, "COMMIT", nil); err != nil {
+				return fmt.Errorf("presto functions: %w", err)
+			}
+			return nil
+		}
+		if err := write(); err != nil {
 			ex.ExecContext(ctx, "ROLLBACK", nil)
-			return fmt.Errorf("presto functions: %w", err)
+			return err
 		}
 		return nil
 	})
