@@ -92,3 +92,27 @@ func TestRareServicesGathered(t *testing.T) {
 		t.Fatalf("%d rare and %d busy services (the data changed?), %v", rare, busy, rows.Err())
 	}
 }
+
+func TestTailFits(t *testing.T) {
+	listing := func(listed int, done bool) func(*Progress) {
+		return func(p *Progress) { p.Listed, p.ListingDone = listed, done }
+	}
+	st := &stream{files: make([]*parsedFile, 100), events: 1000} // 10 events a file
+	for _, c := range []struct {
+		listed int
+		done   bool
+		want   bool
+	}{
+		{110, true, true},   // 10 files, ~100 events left: under an eighth of 1,000
+		{112, true, true},   // ~120 events
+		{113, true, false},  // ~130 events: a transaction of its own
+		{110, false, false}, // the listing goes on: nothing is known about the rest
+		{9000, true, false}, // too many files
+		{100, true, true},   // nothing left
+	} {
+		prog := Progress{Done: 100}
+		if got := tailFits(st, &prog, 1000, listing(c.listed, c.done)); got != c.want {
+			t.Errorf("listed %d (done %v): %v, want %v", c.listed, c.done, got, c.want)
+		}
+	}
+}
