@@ -250,41 +250,38 @@ func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
 	c := local.(*cursor)
 	capacity := duckdb.GetDataChunkCapacity()
 	c.rows = c.rows[:0]
-	if len(c.lane) < capacity {
-		for len(c.rows) < capacity {
-			if c.pf == nil || c.pos >= len(c.pf.events) {
-				if c.pf != nil {
-					c.pf.events = nil // sent: let the memory go (c.rows holds the chunk's events)
-				}
-				if c.pf = s.take(); c.pf == nil {
-					break
-				}
-				c.pos = 0
+	// The lane holds at most a chunk: once it is full, this chunk ends (perhaps short) and the next is the
+	// lane's.
+	for len(c.rows) < capacity && len(c.lane) < capacity {
+		if c.pf == nil || c.pos >= len(c.pf.events) {
+			if c.pf != nil {
+				c.pf.events = nil // sent: let the memory go (c.rows holds the chunk's events)
 			}
-			e := &c.pf.events[c.pos]
-			c.pos++
-			if c.rare(e) {
-				c.lane = append(c.lane, laneRow{c.pf, *e})
-				continue
+			if c.pf = s.take(); c.pf == nil {
+				break
 			}
-			c.rows = append(c.rows, streamRow{c.pf, e})
+			c.pos = 0
 		}
+		e := &c.pf.events[c.pos]
+		c.pos++
+		if c.rare(e) {
+			c.lane = append(c.lane, laneRow{c.pf, *e})
+			continue
+		}
+		c.rows = append(c.rows, streamRow{c.pf, e})
 	}
-	sent := 0
-	if len(c.rows) == 0 {
-		// The lane's turn: it is full, or nothing else is left.
-		sent = min(len(c.lane), capacity)
-		for i := range sent {
+	lane := len(c.rows) == 0 // the lane's turn: it is full, or nothing else is left
+	if lane {
+		for i := range c.lane {
 			c.rows = append(c.rows, streamRow{c.lane[i].pf, &c.lane[i].e})
 		}
 	}
 	if err := fillChunk(&ch, c.rows, &c.text); err != nil {
 		return s.fail(err)
 	}
-	if sent > 0 {
-		n := copy(c.lane, c.lane[sent:])
-		clear(c.lane[n:])
-		c.lane = c.lane[:n]
+	if lane {
+		clear(c.lane)
+		c.lane = c.lane[:0]
 	}
 	s.mu.Lock()
 	err := s.failure
