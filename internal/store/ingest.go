@@ -89,6 +89,7 @@ type parsedFile struct {
 	rejected int
 	err      error
 	warnings []string
+	keys     []uint64  // eventKey of each event, for the duplicate check
 	staged   int       // events handed to the store
 	minT     time.Time // the earliest and latest eventTime of events
 	maxT     time.Time
@@ -234,6 +235,10 @@ func readObject(ctx context.Context, src source.Source, o source.Object) *parsed
 	if pf.err == nil && len(pf.events) == 0 && pf.rejected == 0 && o.Layout.InLayout {
 		// A delivered CloudTrail file always holds records; {"Records":[]} is legal but worth saying.
 		pf.warnings = append(pf.warnings, "no records")
+	}
+	pf.keys = make([]uint64, len(pf.events))
+	for i := range pf.events {
+		pf.keys[i] = eventKey(&pf.events[i])
 	}
 	if repaired > 0 {
 		pf.warnings = append(pf.warnings, fmt.Sprintf("%d records had invalid UTF-8, replaced with U+FFFD", repaired))

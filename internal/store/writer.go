@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +117,42 @@ const (
 	QUALIFY row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) > 1`
 )
 
+// dedupStoredSQL is dedupSQL when no two events of the transaction share an eventKey.
+const dedupStoredSQL = `DELETE FROM ct_events WHERE rowid IN (` + repeatsStored + `)`
+
+// keySeed seeds eventKey for the life of the process.
+var keySeed = maphash.MakeSeed()
+
+// eventKey hashes what makes an event the same as another (its eventID and recipient account, a missing
+// recipient apart from an empty one). The transaction's keys tell, before any query, whether two of its
+// events may be the same: when no key repeats, none are, and the duplicate check looks only at the stored
+// events (or, into an empty store, does nothing). The same event always gives the same key; two events
+// that merely collide only make the check run.
+func eventKey(e *cloudtrail.Event) uint64 {
+	var h maphash.Hash
+	h.SetSeed(keySeed)
+	h.WriteString(e.Vals[cloudtrail.ColEventID])
+	recipient, ok := e.Get(cloudtrail.ColRecipientAccountID)
+	if ok {
+		h.WriteByte(1)
+	} else {
+		h.WriteByte(0)
+	}
+	h.WriteString(recipient)
+	return h.Sum64()
+}
+
+// repeatedKeys reports whether two of keys are equal; it sorts them.
+func repeatedKeys(keys []uint64) bool {
+	slices.Sort(keys)
+	for i := 1; i < len(keys); i++ {
+		if keys[i] == keys[i-1] {
+			return true
+		}
+	}
+	return false
+}
+
 // addedSQL counts what each object added in this transaction, after dedupSQL.
 const addedSQL = `SELECT source_object, count(*) FROM ct_events WHERE rowid >= $1 GROUP BY source_object`
 
@@ -140,6 +178,7 @@ type stream struct {
 	cols    []duckdb.ColumnInfo
 	files   []*parsedFile // files taken by this transaction, their events released once sent
 	events  int
+	keys    []uint64 // the eventKeys of the files taken
 	minT    time.Time
 	maxT    time.Time
 	eof     bool
@@ -186,7 +225,7 @@ func newStream(in <-chan *parsedFile) (*stream, error) {
 // reset starts a transaction.
 func (s *stream) reset(ctx context.Context, more func() bool) {
 	s.ctx, s.more = ctx, more
-	s.files, s.events = nil, 0
+	s.files, s.events, s.keys = nil, 0, s.keys[:0]
 	s.minT, s.maxT = time.Time{}, time.Time{}
 	s.failure = nil
 }
@@ -219,6 +258,8 @@ func (s *stream) take() *parsedFile {
 		pf.staged = len(pf.events)
 		s.files = append(s.files, pf)
 		s.events += len(pf.events)
+		s.keys = append(s.keys, pf.keys...)
+		pf.keys = nil
 		if !pf.minT.IsZero() {
 			if s.minT.IsZero() || pf.minT.Before(s.minT) {
 				s.minT = pf.minT
@@ -571,16 +612,33 @@ func (w *writer) transaction(ctx context.Context, batch int, more func() bool, h
 	if minT.IsZero() {
 		minT, maxT = time.Unix(0, 0), time.Unix(0, 0)
 	}
+	repeats := repeatedKeys(st.keys)
 	dedup, args := dedupSQL, []any{first, minT, maxT}
-	if first == 0 {
+	switch {
+	case first == 0 && !repeats:
+		dedup = ""
+	case first == 0:
 		dedup, args = dedupNewSQL, []any{first}
+	case !repeats:
+		dedup = dedupStoredSQL
 	}
-	if _, err := tx.ExecContext(ctx, dedup, args...); err != nil {
-		return nil, fmt.Errorf("ingest: deduplicate: %w", err)
+	deleted := int64(0)
+	if dedup != "" {
+		res, err := tx.ExecContext(ctx, dedup, args...)
+		if err == nil {
+			deleted, err = res.RowsAffected()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ingest: deduplicate: %w", err)
+		}
 	}
-	debugf("batch %d: dedup %v", batch, time.Since(t0))
-	added, err := addedByObject(ctx, tx, first)
-	if err != nil {
+	debugf("batch %d: dedup %v (repeated keys %v, %d deleted)", batch, time.Since(t0), repeats, deleted)
+	added := map[string]int{}
+	if deleted == 0 {
+		for _, pf := range st.files {
+			added[pf.obj.URI] += pf.staged
+		}
+	} else if added, err = addedByObject(ctx, tx, first); err != nil {
 		return nil, err
 	}
 	results := make([]FileResult, len(st.files))

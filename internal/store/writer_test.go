@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/trailwatch/trailwatch/internal/cloudtrail"
 	"github.com/trailwatch/trailwatch/internal/generate"
 	"github.com/trailwatch/trailwatch/internal/source"
 )
@@ -114,5 +115,29 @@ func TestTailFits(t *testing.T) {
 		if got := tailFits(st, &prog, 1000, listing(c.listed, c.done)); got != c.want {
 			t.Errorf("listed %d (done %v): %v, want %v", c.listed, c.done, got, c.want)
 		}
+	}
+}
+
+func TestEventKey(t *testing.T) {
+	event := func(id string, recipient *string) *cloudtrail.Event {
+		e := &cloudtrail.Event{}
+		e.Vals[cloudtrail.ColEventID] = id
+		e.Set |= 1 << uint(cloudtrail.ColEventID)
+		if recipient != nil {
+			e.Vals[cloudtrail.ColRecipientAccountID] = *recipient
+			e.Set |= 1 << uint(cloudtrail.ColRecipientAccountID)
+		}
+		return e
+	}
+	empty, acct, other := "", "111122223333", "444455556666"
+	keys := []uint64{
+		eventKey(event("a", &acct)), eventKey(event("a", &other)), eventKey(event("a", &empty)),
+		eventKey(event("a", nil)), eventKey(event("b", &acct)), eventKey(event("a1", &empty)),
+	}
+	if repeatedKeys(slices.Clone(keys)) {
+		t.Fatalf("distinct events share a key: %v", keys)
+	}
+	if !repeatedKeys(append(keys, eventKey(event("a", nil)))) {
+		t.Fatal("the same event twice: no repeated key")
 	}
 }
