@@ -197,11 +197,13 @@ func TestServePollsAlertsAndReviewsOnSchedule(t *testing.T) {
 		t.Fatalf("the poll after the files arrived queued %d root sign-in alerts, want 1", len(rootAlerts()))
 	}
 	queuedAfter := n.queuedCount()
-	// The polls go on (the fake clock runs) until the review at 06:30; later polls see nothing new.
-	for len(reviewed()) == 0 {
+	// The polls go on (the fake clock runs) until the review at 06:30 has ended (its summary queued: the
+	// Review hook returns before the summary is sent); later polls see nothing new.
+	for ended := false; !ended; {
 		select {
 		case tick <- struct{}{}:
-		case <-steps:
+		case s := <-steps:
+			ended = s == "review"
 		case <-ctx.Done():
 			t.Fatal("no review before the timeout")
 		}
