@@ -19,8 +19,9 @@ import (
 
 // The parsed events flow into ct_events through a table function, tw_stream(), that DuckDB pulls from
 // while it runs one INSERT per transaction: nothing is staged in between, so an event's strings are copied
-// once, from the parser's into DuckDB's vectors (rare services' events wait their turn, see rareShare). A transaction takes whole files until it holds BatchEvents
-// events, the input ends or a reader waits for the store; then the rows it added that repeat a stored
+// once, from the parser's into DuckDB's vectors (rare services' events wait their turn, see rareShare). A
+// transaction takes whole files until it holds BatchEvents events (or the small rest of the input, see
+// tailFits), the input ends or a reader waits for the store; then the rows it added that repeat a stored
 // event (or an earlier row of the same transaction) are deleted, the files are recorded with what each
 // added, and it commits. A crash anywhere before the commit leaves the store as it was.
 
