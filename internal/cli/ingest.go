@@ -59,7 +59,7 @@ Exit status: 0 all files read, 3 some files failed (listed on stderr, retried ne
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors and the summary")
 	fl.StringVar(&f.endpoint, "endpoint", os.Getenv("TRAILWATCH_S3_ENDPOINT"), "S3 endpoint URL for S3-compatible stores (env TRAILWATCH_S3_ENDPOINT)")
 	fl.StringVar(&f.region, "region", "", "AWS region of the bucket (default: from the AWS environment)")
-	fl.IntVar(&f.batchEvents, "batch-events", 0, "events per transaction, in whole files (default 983040)")
+	fl.IntVar(&f.batchEvents, "batch-events", 0, "events per transaction, in whole files; a rest under an eighth of it joins the last (default 983040)")
 	_ = fl.MarkHidden("batch-events")
 	return cmd
 }

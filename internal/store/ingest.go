@@ -28,9 +28,9 @@ type IngestOptions struct {
 	Filter source.Filter
 	// Workers download and parse files in parallel; 0 means one per core.
 	Workers int
-	// BatchEvents is how many events a transaction takes (in whole files); 0 means 983,040 (eight DuckDB
-	// row groups: the rows go straight to the database file rather than through the write-ahead log, and
-	// few row groups are left part-filled).
+	// BatchEvents is how many events a transaction takes (in whole files; one that would leave less than
+	// an eighth of this takes the rest too); 0 means 983,040 (eight DuckDB row groups: the rows go straight
+	// to the database file rather than through the write-ahead log, and few row groups are left part-filled).
 	BatchEvents int
 	// Progress, if set, is called, one call at a time, as each file goes into the store.
 	Progress func(Progress)
