@@ -33,27 +33,14 @@ func TestRareServicesGathered(t *testing.T) {
 	big, small := ingest(0), ingest(2000)
 
 	// Each column's hash over every row (the order of rows aside): the same contents.
-	hashes := func(st *Store) []any {
-		row, err := st.DB.QueryContext(ctx, `SELECT bit_xor(hash(COLUMNS(*))) FROM cloudtrail_logs`)
-		if err != nil {
-			t.Fatal(err)
+	hashes := func(st *Store) [][]string {
+		h, err := athenaQuery(ctx, st.DB, `SELECT bit_xor(hash(COLUMNS(*))) FROM cloudtrail_logs`)
+		if err != nil || len(h) != 1 || len(h[0]) < 30 {
+			t.Fatalf("column hashes: %v, %v", h, err)
 		}
-		defer row.Close()
-		cols, _ := row.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if !row.Next() {
-			t.Fatal("no row")
-		}
-		if err := row.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		return vals
+		return h
 	}
-	if a, b := hashes(big), hashes(small); !slices.Equal(a, b) {
+	if a, b := hashes(big), hashes(small); !slices.Equal(a[0], b[0]) {
 		t.Fatalf("contents differ:\n%v\n%v", a, b)
 	}
 
