@@ -5,27 +5,24 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	bindings "github.com/duckdb/duckdb-go-bindings"
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/duckdb/duckdb-go/v2/mapping"
 )
 
 // The driver's setters make one cgo call per string and per NULL: 4.8 s of CPU for the ~45M values of
-// 1M events, a sixth of the whole ingest's (pprof). textColumn writes a chunk's VARCHAR column with one
-// call: the column's out-of-line strings go to DuckDB as one blob, which it copies into the vector's
-// string heap (checking it is UTF-8 unless the values are known to be), and each row's string_t
-// (duckdb.h: a uint32 length, then up to 12 bytes inline, or a 4-byte prefix and a pointer) is written
-// from Go, pointing into that copy. The heap belongs to the vector, so the strings live exactly as long
-// as DuckDB's own would.
+// 1M events, a sixth of the whole ingest's (pprof). textColumn writes a chunk's VARCHAR column without a
+// cgo call: each row's string_t (duckdb.h: a uint32 length, then up to 12 bytes inline, or a 4-byte
+// prefix and a pointer) is written from Go, and out-of-line strings are copied into the cursor's arena
+// (arena.go), where the pointers lead.
 //
-// The driver keeps a vector's handle and its data and validity pointers in unexported fields. vectorFields
+// The driver keeps a vector's data and validity pointers in unexported fields. vectorFields
 // finds them by name and type once; if it cannot (a driver upgrade changed them), textColumn uses the
 // driver's setters, and TestDirectVectorWrites fails so the slowdown does not go unnoticed.
 
 // vectorFields holds the offsets of duckdb.Vector's *vector and of that vector's fields.
 var vectorFields = func() (f struct {
-	ok                   bool
-	ptr, vec, data, mask uintptr
+	ok              bool
+	ptr, data, mask uintptr
 }) {
 	if unsafe.Sizeof(mapping.StringT{}) != stringTSize {
 		return f
@@ -39,11 +36,10 @@ var vectorFields = func() (f struct {
 		return sf.Offset, ok && len(sf.Index) == 1 && sf.Type == t
 	}
 	pointer := reflect.TypeOf(unsafe.Pointer(nil))
-	vec, ok1 := field("vec", reflect.TypeOf(mapping.Vector{}))
-	data, ok2 := field("dataPtr", pointer)
-	mask, ok3 := field("maskPtr", pointer)
-	f.ok = ok1 && ok2 && ok3
-	f.ptr, f.vec, f.data, f.mask = p.Offset, vec, data, mask
+	data, ok1 := field("dataPtr", pointer)
+	mask, ok2 := field("maskPtr", pointer)
+	f.ok = ok1 && ok2
+	f.ptr, f.data, f.mask = p.Offset, data, mask
 	return f
 }()
 
@@ -54,7 +50,6 @@ const (
 
 // rawVector is a writable flat VARCHAR vector of the chunk being filled.
 type rawVector struct {
-	vec  mapping.Vector
 	data unsafe.Pointer // string_t[capacity]
 	mask unsafe.Pointer // uint64 validity words, a set bit is a valid row
 }
@@ -73,16 +68,13 @@ func rawVectorOf(ch *duckdb.DataChunk, col int) (rawVector, bool) {
 		return rawVector{}, false
 	}
 	r := rawVector{
-		vec:  *(*mapping.Vector)(unsafe.Add(p, vectorFields.vec)),
 		data: *(*unsafe.Pointer)(unsafe.Add(p, vectorFields.data)),
 		mask: *(*unsafe.Pointer)(unsafe.Add(p, vectorFields.mask)),
 	}
-	return r, r.vec.Ptr != nil && r.data != nil && r.mask != nil
+	return r, r.data != nil && r.mask != nil
 }
 
 func (r rawVector) word(row int) *uint64 { return (*uint64)(unsafe.Add(r.mask, row/64*8)) }
-
-func (r rawVector) valid(row int) bool { return *r.word(row)&(1<<(row%64)) != 0 }
 
 func (r rawVector) setValid(row int, ok bool) {
 	if ok {
@@ -96,7 +88,6 @@ func (r rawVector) setValid(row int, ok bool) {
 type textColumn struct {
 	vals  []string
 	valid []bool
-	blob  []byte
 	// utf8 says every value is valid UTF-8 already, as cloudtrail.ParseEvent guarantees for an event's
 	// values (it repairs the record's bytes, and unescaping cannot make invalid text): nothing checks
 	// them again. Otherwise (object keys, paths) put checks, and DuckDB stores an invalid value as NULL.
@@ -113,13 +104,10 @@ func (t *textColumn) add(s string, ok bool) {
 // addNullable adds s, an empty s as NULL.
 func (t *textColumn) addNullable(s string) { t.add(s, s != "") }
 
-// put writes the collected rows into column col of ch, starting at row 0.
-func (t *textColumn) put(ch *duckdb.DataChunk, col int) error {
-	r, direct := rawVectorOf(ch, col)
-	if direct {
-		direct = t.putDirect(r)
-	}
-	if direct {
+// put writes the collected rows into column col of ch, starting at row 0, their out-of-line bytes into
+// mem, which must live until DuckDB has consumed ch.
+func (t *textColumn) put(ch *duckdb.DataChunk, col int, mem *arena) error {
+	if r, ok := rawVectorOf(ch, col); ok && t.putDirect(r, mem) {
 		return nil
 	}
 	for i, s := range t.vals {
@@ -136,37 +124,28 @@ func (t *textColumn) put(ch *duckdb.DataChunk, col int) error {
 	return nil
 }
 
-// putDirect writes the rows into r, and returns false, having changed nothing that the driver's setters
-// do not set again, when a value is not valid UTF-8: DuckDB then judges each value (it stores NULL).
-func (t *textColumn) putDirect(r rawVector) bool {
-	b := t.blob[:0]
+// putDirect writes the rows into r, and returns false, having written nothing, when a value is not valid
+// UTF-8: the driver's setters then judge each value (DuckDB stores NULL). A row that repeats the string
+// of the row before (the same bytes in memory, as a file's path on each of its events) points at the
+// same copy.
+func (t *textColumn) putDirect(r rawVector, mem *arena) bool {
+	n := 0
+	var last string
 	for i, s := range t.vals {
-		if !t.valid[i] {
-			continue
-		}
-		if len(s) > stringInline {
-			b = append(b, s...)
-		} else if !t.utf8 && !utf8.ValidString(s) {
+		switch {
+		case !t.valid[i], sameString(s, last): // a repeat was checked and counted
+		case !t.utf8 && !utf8.ValidString(s):
 			return false
+		case len(s) > stringInline:
+			n += len(s)
+			last = s
 		}
 	}
-	t.blob = b
-	var heap unsafe.Pointer
-	if len(b) > 0 {
-		// b is longer than stringInline (each piece is), so DuckDB stores it out of line, in the vector's
-		// heap, and row 0's string_t points at the copy; rejected bytes leave row 0 NULL instead.
-		if t.utf8 {
-			bindings.UnsafeVectorAssignStringElementLen(r.vec, 0, b)
-		} else {
-			mapping.VectorAssignStringElementLen(r.vec, 0, b)
-		}
-		if !r.valid(0) {
-			r.setValid(0, true)
-			return false
-		}
-		heap = *(*unsafe.Pointer)(unsafe.Add(r.data, 8))
+	var heap, lastPtr unsafe.Pointer
+	if n > 0 {
+		heap = mem.alloc(n)
 	}
-	off := 0
+	last = ""
 	for i, s := range t.vals {
 		if !t.valid[i] {
 			r.setValid(i, false)
@@ -180,9 +159,18 @@ func (t *textColumn) putDirect(r rawVector) bool {
 			copy(slot[4:], s)
 			continue
 		}
+		if !sameString(s, last) {
+			lastPtr, last = heap, s
+			copy(unsafe.Slice((*byte)(heap), len(s)), s)
+			heap = unsafe.Add(heap, len(s))
+		}
 		copy(slot[4:8], s)
-		*(*unsafe.Pointer)(unsafe.Pointer(&slot[8])) = unsafe.Add(heap, off)
-		off += len(s)
+		*(*unsafe.Pointer)(unsafe.Pointer(&slot[8])) = lastPtr
 	}
 	return true
+}
+
+// sameString reports whether a and b are the same bytes in memory.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }

@@ -106,6 +106,7 @@ func testStrings() []string {
 type textSource struct {
 	rows, sent int
 	text       textColumn
+	mem        arena
 }
 
 func (s *textSource) ColumnInfos() []duckdb.ColumnInfo {
@@ -117,6 +118,7 @@ func (s *textSource) Init()                                {}
 func (s *textSource) FillChunk(ch duckdb.DataChunk) error {
 	vals := testStrings()
 	s.text.reset()
+	s.mem.reset()
 	for ; s.sent < s.rows && len(s.text.vals) < duckdb.GetDataChunkCapacity(); s.sent++ {
 		n := s.sent % (len(vals) + 1)
 		if n == len(vals) {
@@ -125,7 +127,7 @@ func (s *textSource) FillChunk(ch duckdb.DataChunk) error {
 			s.text.add(vals[n], true)
 		}
 	}
-	if err := s.text.put(&ch, 0); err != nil {
+	if err := s.text.put(&ch, 0, &s.mem); err != nil {
 		return err
 	}
 	return ch.SetSize(len(s.text.vals))
@@ -144,7 +146,9 @@ func TestTextColumnStringT(t *testing.T) {
 	const rows = 5000 // three chunks
 	err = duckdb.RegisterTableUDF(conn, "tw_text_test", duckdb.ChunkTableFunction{
 		BindArguments: func(map[string]any, ...any) (duckdb.ChunkTableSource, error) {
-			return &textSource{rows: rows}, nil
+			src := &textSource{rows: rows}
+			t.Cleanup(src.mem.free) // after the queries, which bind a source each
+			return src, nil
 		},
 	})
 	if err != nil {

@@ -185,6 +185,7 @@ type stream struct {
 	eof     bool
 	onFile  func(*parsedFile)
 	failure error
+	cursors []*cursor // of the running statement, whose arenas free releases
 }
 
 // cursor is one DuckDB thread's place in the file it is sending, and its scratch space for a chunk.
@@ -198,6 +199,7 @@ type cursor struct {
 	lane  []laneRow
 	seen  map[string]int
 	total int
+	mem   arena // the chunk's out-of-line strings
 }
 
 type laneRow struct {
@@ -236,7 +238,23 @@ func (s *stream) Cardinality() *duckdb.CardinalityInfo { return nil }
 func (s *stream) Init() duckdb.ParallelTableSourceInfo {
 	return duckdb.ParallelTableSourceInfo{MaxThreads: 2}
 }
-func (s *stream) NewLocalState() any { return &cursor{seen: map[string]int{}} }
+func (s *stream) NewLocalState() any {
+	c := &cursor{seen: map[string]int{}}
+	s.mu.Lock()
+	s.cursors = append(s.cursors, c)
+	s.mu.Unlock()
+	return c
+}
+
+// free releases the cursors' memory once the statement that read the stream has ended.
+func (s *stream) free() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.cursors {
+		c.mem.free()
+	}
+	s.cursors = nil
+}
 
 // take returns the next file for this transaction, or nil when there is none: the input ended, the
 // transaction is full, or the run was cancelled (s.failure says so).
@@ -318,7 +336,8 @@ func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
 			c.rows = append(c.rows, streamRow{c.lane[i].pf, &c.lane[i].e})
 		}
 	}
-	if err := fillChunk(&ch, c.rows, &c.text); err != nil {
+	c.mem.reset() // DuckDB is done with the cursor's previous chunk (arena.go)
+	if err := fillChunk(&ch, c.rows, &c.text, &c.mem); err != nil {
 		return s.fail(err)
 	}
 	if lane {
@@ -357,7 +376,7 @@ func (c *cursor) rare(e *cloudtrail.Event) bool {
 }
 
 // fillChunk writes rows into the stream's chunk, a column at a time.
-func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn) error {
+func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn, mem *arena) error {
 	fail := func(col int, err error) error {
 		return fmt.Errorf("stream column %s: %w", streamCols[col].name, err)
 	}
@@ -368,7 +387,7 @@ func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn) erro
 		for _, r := range rows {
 			t.add(r.e.Get(c))
 		}
-		if err := t.put(ch, int(c)); err != nil {
+		if err := t.put(ch, int(c), mem); err != nil {
 			return fail(int(c), err)
 		}
 	}
@@ -399,7 +418,7 @@ func fillChunk(ch *duckdb.DataChunk, rows []streamRow, text *[4]textColumn) erro
 		col  int
 		text *textColumn
 	}{{colAccount, account}, {colRegion, region}, {colTimestamp, ts}, {colSourceObject, uri}} {
-		if err := c.text.put(ch, c.col); err != nil {
+		if err := c.text.put(ch, c.col, mem); err != nil {
 			return fail(c.col, err)
 		}
 	}
@@ -590,7 +609,9 @@ func (w *writer) transaction(ctx context.Context, batch int, more func() bool, h
 	}
 	st.reset(ctx, more)
 	t0 := time.Now()
-	if _, err := tx.ExecContext(ctx, insertSQL); err != nil {
+	_, err = tx.ExecContext(ctx, insertSQL)
+	st.free()
+	if err != nil {
 		if st.failure != nil {
 			err = st.failure
 		}
