@@ -22,10 +22,9 @@ import "unsafe"
 // memory it makes available (poison), so a string DuckDB read after that would come back as zero bytes
 // in every ingest test; TestDirectVectorWrites reads back strings of every kind over several chunks.
 type arena struct {
-	blocks []unsafe.Pointer
-	sizes  []int
-	cur    int // the block being filled
-	off    int // its bytes used
+	blocks [][]byte // C memory
+	cur    int      // the block being filled
+	off    int      // its bytes used
 }
 
 const arenaBlock = 4 << 20 // about a chunk: 2,048 events of ~1.5 KB, of which ~1.2 KB out of line
@@ -36,8 +35,8 @@ var poison bool
 // reset makes all the memory available again, for the next chunk.
 func (a *arena) reset() {
 	if poison {
-		for i := range a.blocks[:min(a.cur+1, len(a.blocks))] {
-			clear(unsafe.Slice((*byte)(a.blocks[i]), a.sizes[i]))
+		for _, b := range a.blocks {
+			clear(b)
 		}
 	}
 	a.cur, a.off = 0, 0
@@ -46,10 +45,9 @@ func (a *arena) reset() {
 // alloc returns n > 0 contiguous bytes.
 func (a *arena) alloc(n int) unsafe.Pointer {
 	for ; a.cur < len(a.blocks); a.cur, a.off = a.cur+1, 0 {
-		if a.off+n <= a.sizes[a.cur] {
-			p := unsafe.Add(a.blocks[a.cur], a.off)
+		if b := a.blocks[a.cur]; a.off+n <= len(b) {
 			a.off += n
-			return p
+			return unsafe.Pointer(&b[a.off-n])
 		}
 	}
 	size := max(n, arenaBlock)
@@ -57,15 +55,15 @@ func (a *arena) alloc(n int) unsafe.Pointer {
 	if p == nil {
 		panic("store: out of memory for a chunk's strings")
 	}
-	a.blocks, a.sizes = append(a.blocks, p), append(a.sizes, size)
+	a.blocks = append(a.blocks, unsafe.Slice((*byte)(p), size))
 	a.cur, a.off = len(a.blocks)-1, n
 	return p
 }
 
 // free returns the memory to the system; the arena is empty and usable again.
 func (a *arena) free() {
-	for _, p := range a.blocks {
-		C.free(p)
+	for _, b := range a.blocks {
+		C.free(unsafe.Pointer(&b[0]))
 	}
 	*a = arena{}
 }

@@ -16,8 +16,8 @@ func TestArena(t *testing.T) {
 		t.Errorf("second allocation at +%d, want +10 (the same block)", uintptr(q)-uintptr(p))
 	}
 	big := a.alloc(arenaBlock + 1) // its own block
-	if len(a.blocks) != 2 || a.sizes[1] != arenaBlock+1 {
-		t.Fatalf("blocks %v, want the first and one of %d bytes", a.sizes, arenaBlock+1)
+	if len(a.blocks) != 2 || len(a.blocks[1]) != arenaBlock+1 {
+		t.Fatalf("%d blocks, want the first and one of %d bytes", len(a.blocks), arenaBlock+1)
 	}
 	*(*byte)(big) = 1
 	a.reset()
