@@ -200,6 +200,18 @@ type cursor struct {
 	seen  map[string]int
 	total int
 	mem   arena // the chunk's out-of-line strings
+	// sent holds the event slices of the files whose last events are in this chunk, recycled once the
+	// chunk is filled (rows point into them until then).
+	sent [][]cloudtrail.Event
+}
+
+// release recycles the event slices of the files the cursor has sent.
+func (c *cursor) release() {
+	for i, events := range c.sent {
+		recycleEvents(events)
+		c.sent[i] = nil
+	}
+	c.sent = c.sent[:0]
 }
 
 type laneRow struct {
@@ -315,7 +327,8 @@ func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
 	for len(c.rows) < capacity && len(c.lane) < capacity {
 		if c.pf == nil || c.pos >= len(c.pf.events) {
 			if c.pf != nil {
-				c.pf.events = nil // sent: let the memory go (c.rows holds the chunk's events)
+				c.sent = append(c.sent, c.pf.events)
+				c.pf.events = nil
 			}
 			if c.pf = s.take(); c.pf == nil {
 				break
@@ -337,7 +350,9 @@ func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
 		}
 	}
 	c.mem.reset() // DuckDB is done with the cursor's previous chunk (arena.go)
-	if err := fillChunk(&ch, c.rows, &c.text, &c.mem); err != nil {
+	err := fillChunk(&ch, c.rows, &c.text, &c.mem)
+	c.release() // the chunk holds copies of what it needs from the events
+	if err != nil {
 		return s.fail(err)
 	}
 	if lane {
@@ -345,7 +360,7 @@ func (s *stream) FillChunk(local any, ch duckdb.DataChunk) error {
 		c.lane = c.lane[:0]
 	}
 	s.mu.Lock()
-	err := s.failure
+	err = s.failure
 	s.mu.Unlock()
 	if err != nil {
 		return err
