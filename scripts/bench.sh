@@ -52,7 +52,7 @@ go build -o "$dir/readjson" ./bench/readjson
 # its speed drifts within a minute.
 rounds="${BENCH_ROUNDS:-5}"
 floor() { "$dir/floor" "$dir/1m" | sed -E 's/.* ([0-9]+) events\/s/\1/'; }
-declare -a floor_r rj_r in_r rjkb_r inkb_r q_floor q_rj
+declare -a inkb_r q_floor q_rj
 round_rows=""
 for r in $(seq 1 "$rounds"); do
 	echo "round $r/$rounds: DuckDB read_json..." >&2
@@ -68,7 +68,7 @@ for r in $(seq 1 "$rounds"); do
 	f_eps=$(( (f_before + f_after) / 2 ))
 
 	in_eps=$(echo "1000000 / $in_s" | bc -l)
-	floor_r+=("$f_eps"); rj_r+=("$rj_s"); in_r+=("$in_s"); rjkb_r+=("$rj_kb"); inkb_r+=("$in_kb")
+	inkb_r+=("$in_kb")
 	q_floor+=("$(ratio "$in_eps" "$f_eps")"); q_rj+=("$(ratio "$rj_s" "$in_s")")
 	round_rows+="| $r | $f_before, $f_after | $(printf %.1f "$rj_s") s ($((rj_kb / 1024)) MiB) | $(printf %.1f "$in_s") s, $(printf %.0f "$in_eps")/s ($((in_kb / 1024)) MiB) | ${q_floor[-1]} | **${q_rj[-1]}x** |"$'\n'
 done
